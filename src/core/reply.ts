@@ -1,0 +1,73 @@
+import type { Stage } from './types.js';
+
+/**
+ * One server reply or local failure in a single shape, so every outcome flows through one path.
+ * Local failures (DNS, refused, timeout, TLS, dropped connection) have `local: true` and no code.
+ */
+export interface Reply {
+  /** Basic reply code (RFC 5321 §4.2), or null for a local failure. */
+  code: number | null;
+  /** Enhanced status code "c.s.d" (RFC 3463), "" when the reply carries none. */
+  enhancedCode: string;
+  /** Every line of the reply in order, including the code prefixes, joined with "\n". */
+  text: string;
+  /** The command or step that drew the reply. */
+  stage: Stage;
+  local: boolean;
+}
+
+const REPLY_LINE = /^(\d{3})([ -]?)(.*)$/;
+// RFC 3463 §2: class.subject.detail, subject and detail of at most 3 digits. Some servers put a "#"
+// before it ("550 #5.1.0 Address rejected").
+const ENHANCED = /^#?([245])\.(\d{1,3})\.(\d{1,3})(?=$|[\s:;,.)\]])/;
+
+/**
+ * Parses a raw reply (one or more CRLF or LF separated lines) per RFC 5321 §4.2.
+ * The basic code comes from the first line; the enhanced code is taken from the first line that carries
+ * one, so a multi-line reply whose first line lacks it but whose continuation lines carry it still
+ * yields it. Lines that do not start with a code are kept as they are.
+ */
+export function parseReply(raw: string, stage: Stage): Reply {
+  const lines = raw.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n');
+  let code: number | null = null;
+  let enhancedCode = '';
+
+  for (const line of lines) {
+    const match = REPLY_LINE.exec(line);
+    if (!match) {
+      continue;
+    }
+    if (code === null) {
+      code = Number(match[1]);
+    }
+    if (!enhancedCode) {
+      enhancedCode = extractEnhancedCode((match[3] ?? '').trimStart());
+    }
+  }
+
+  return { code, enhancedCode, text: lines.join('\n'), stage, local: false };
+}
+
+/** Returns the enhanced status code at the start of a reply text, or "" when there is none. */
+export function extractEnhancedCode(text: string): string {
+  const match = ENHANCED.exec(text);
+  if (!match) {
+    return '';
+  }
+  return `${match[1]}.${Number(match[2])}.${Number(match[3])}`;
+}
+
+/** Builds the reply value for a failure on our side of the connection. */
+export function localFailure(stage: Stage, text: string): Reply {
+  return { code: null, enhancedCode: '', text, stage, local: true };
+}
+
+/** Whether a reply is permanent: the basic code decides, whatever the enhanced code says. */
+export function isPermanent(reply: Reply): boolean {
+  return reply.code !== null && reply.code >= 500 && reply.code < 600;
+}
+
+/** Whether a reply reports success (2xx or 3xx). */
+export function isPositive(reply: Reply): boolean {
+  return reply.code !== null && reply.code < 400;
+}
