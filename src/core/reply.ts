@@ -13,7 +13,10 @@ export interface Reply {
   text: string;
   /** The command or step that drew the reply. */
   stage: Stage;
+  /** True when we made this value up for a failure on our side (no server sent it). */
   local: boolean;
+  /** For local failures only: whether retrying cannot help (null MX, no such domain). */
+  localPermanent: boolean;
 }
 
 const REPLY_LINE = /^(\d{3})([ -]?)(.*)$/;
@@ -45,7 +48,7 @@ export function parseReply(raw: string, stage: Stage): Reply {
     }
   }
 
-  return { code, enhancedCode, text: lines.join('\n'), stage, local: false };
+  return { code, enhancedCode, text: lines.join('\n'), stage, local: false, localPermanent: false };
 }
 
 /** Returns the enhanced status code at the start of a reply text, or "" when there is none. */
@@ -57,13 +60,34 @@ export function extractEnhancedCode(text: string): string {
   return `${match[1]}.${Number(match[2])}.${Number(match[3])}`;
 }
 
-/** Builds the reply value for a failure on our side of the connection. */
-export function localFailure(stage: Stage, text: string): Reply {
-  return { code: null, enhancedCode: '', text, stage, local: true };
+/**
+ * Builds the reply value for a failure on our side of the connection: DNS, refused, timeout, TLS,
+ * dropped connection. The enhanced code is the RFC 3463 code a DSN would carry (for example 4.4.1 for
+ * no answer from host, 5.1.10 for a null MX), so classification treats it like a server reply.
+ */
+export function localFailure(
+  stage: Stage,
+  text: string,
+  options: { enhancedCode?: string; permanent?: boolean } = {},
+): Reply {
+  return {
+    code: null,
+    enhancedCode: options.enhancedCode ?? '',
+    text,
+    stage,
+    local: true,
+    localPermanent: options.permanent ?? false,
+  };
 }
 
-/** Whether a reply is permanent: the basic code decides, whatever the enhanced code says. */
+/**
+ * Whether a reply is permanent. For a server reply the basic code decides (5xx), whatever the enhanced
+ * code or a platform label says; a local failure is permanent only when it was built as such.
+ */
 export function isPermanent(reply: Reply): boolean {
+  if (reply.local) {
+    return reply.localPermanent;
+  }
   return reply.code !== null && reply.code >= 500 && reply.code < 600;
 }
 
