@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import type { QueueId } from './types.js';
+
+const QUEUE_ID_RANDOM_BYTES = 5;
+let lastMillis = 0;
+let sequence = 0;
+
+/**
+ * Creates a queue id: 9 base-36 characters of the acceptance time in ms, then 8 random base-32
+ * characters. Ids sort by acceptance time and are safe as file names.
+ */
+export function newQueueId(now: number = Date.now()): QueueId {
+  const time = now.toString(36).toUpperCase().padStart(9, '0');
+  const random = base32(randomBytes(QUEUE_ID_RANDOM_BYTES));
+  return `${time}${random}` as QueueId;
+}
+
+/**
+ * Creates an event id that sorts by time: 13 digits of ms since the epoch, then a 6-digit sequence
+ * that orders ids created in the same millisecond. Unique within one process; one process owns the store.
+ */
+export function newEventId(now: number = Date.now()): string {
+  if (now === lastMillis) {
+    sequence += 1;
+  } else {
+    lastMillis = now;
+    sequence = 0;
+  }
+  return `${String(now).padStart(13, '0')}${String(sequence).padStart(6, '0')}`;
+}
+
+/** Returns the smallest event id at or after a time, for range scans. */
+export function eventIdFloor(millis: number): string {
+  return `${String(Math.max(0, millis)).padStart(13, '0')}000000`;
+}
+
+/** Returns the ms timestamp encoded in an event id. */
+export function eventIdTime(id: string): number {
+  return Number(id.slice(0, 13));
+}
+
+const BASE32 = 'ABCDEFGHJKMNPQRSTVWXYZ0123456789';
+
+function base32(bytes: Buffer): string {
+  let out = '';
+  let value = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) {
+    out += BASE32[(value << (5 - bits)) & 31];
+  }
+  return out;
+}

@@ -1,0 +1,161 @@
+import type { Reply } from '../core/reply.js';
+import type { QueueId, RecipientStatus, SubmissionSource } from '../core/types.js';
+import { HIGH, SEP, type Database } from './db.js';
+
+/** Envelope and metadata of one spooled message; the body lives in the spool folder. */
+export interface MessageRecord {
+  queueId: QueueId;
+  sender: string;
+  recipients: string[];
+  messageId: string | null;
+  campaign: string | null;
+  source: SubmissionSource;
+  size: number;
+  /** ISO-8601 UTC time of the 250 reply. */
+  receivedAt: string;
+  /** True for bounces we generated, which never cause another bounce. */
+  isBounce: boolean;
+  smtputf8: boolean;
+  /** Operator hold: held messages are not tried until released. */
+  held: boolean;
+}
+
+/** Queue state of one recipient of one message. */
+export interface RecipientRecord {
+  queueId: QueueId;
+  index: number;
+  recipient: string;
+  status: RecipientStatus;
+  attempts: number;
+  /** ms since the epoch of the next attempt; null once the recipient is finished. */
+  nextAttemptAt: number | null;
+  lastReply: Reply | null;
+  lastMx: string | null;
+  updatedAt: string;
+}
+
+/** Statuses after which a recipient is never tried again. */
+export const FINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(['delivered', 'bounced', 'expired', 'suppressed']);
+
+/** A single atomic write to the queue, for grouping many messages into one durable commit. */
+export type QueueOperation = { type: 'put' | 'del'; sublevel: unknown; key: string; value?: unknown };
+
+/**
+ * The queue in LevelDB: message records, per-recipient state and a due-time index
+ * (`<ms padded>\0<queueId>\0<index>`) so the scheduler finds due recipients with a range scan,
+ * and a restart finds every unfinished recipient again.
+ */
+export class QueueStore {
+  private readonly db: Database;
+  private readonly messages;
+  private readonly recipients;
+  private readonly due;
+
+  constructor(db: Database) {
+    this.db = db;
+    this.messages = db.sublevel<MessageRecord>('messages');
+    this.recipients = db.sublevel<RecipientRecord>('recipients');
+    this.due = db.sublevel<string>('due');
+  }
+
+  /** Returns the operations that enqueue a message, for a group commit. */
+  enqueueOperations(message: MessageRecord, recipients: RecipientRecord[]): QueueOperation[] {
+    const operations: QueueOperation[] = [{ type: 'put', sublevel: this.messages, key: message.queueId, value: message }];
+    for (const recipient of recipients) {
+      operations.push(...this.recipientOperations(null, recipient));
+    }
+    return operations;
+  }
+
+  /** Writes operations from one or more callers in one synced batch (the group commit). */
+  async commit(operations: QueueOperation[]): Promise<void> {
+    await this.db.level.batch(operations as never, { sync: true } as never);
+  }
+
+  /** Replaces recipient records, keeping the due index in step, in one synced batch. */
+  async updateRecipients(updates: Array<{ before: RecipientRecord | null; after: RecipientRecord }>): Promise<void> {
+    const operations: QueueOperation[] = [];
+    for (const { before, after } of updates) {
+      operations.push(...this.recipientOperations(before, after));
+    }
+    await this.commit(operations);
+  }
+
+  async getMessage(queueId: string): Promise<MessageRecord | null> {
+    return (await this.messages.get(queueId)) ?? null;
+  }
+
+  async putMessage(message: MessageRecord): Promise<void> {
+    await this.messages.put(message.queueId, message, { sync: true } as never);
+  }
+
+  /** Returns every recipient record of a message, in envelope order. */
+  async getRecipients(queueId: string): Promise<RecipientRecord[]> {
+    const records: RecipientRecord[] = [];
+    for await (const record of this.recipients.values({ gte: `${queueId}${SEP}`, lt: `${queueId}${SEP}${HIGH}` })) {
+      records.push(record);
+    }
+    return records;
+  }
+
+  /** Returns up to `limit` due entries at or before `now`, oldest first. */
+  async dueRecipients(now: number, limit: number): Promise<Array<{ queueId: QueueId; index: number; at: number }>> {
+    const result: Array<{ queueId: QueueId; index: number; at: number }> = [];
+    for await (const key of this.due.keys({ lte: `${dueTime(now)}${SEP}${HIGH}`, limit })) {
+      const [at, queueId, index] = key.split(SEP);
+      result.push({ queueId: queueId as QueueId, index: Number(index), at: Number(at) });
+    }
+    return result;
+  }
+
+  /** Returns the earliest scheduled attempt time, or null when nothing waits. */
+  async nextDueTime(): Promise<number | null> {
+    for await (const key of this.due.keys({ limit: 1 })) {
+      return Number(key.split(SEP)[0]);
+    }
+    return null;
+  }
+
+  /** Iterates every unfinished recipient (for the queue listing). */
+  async *pending(): AsyncGenerator<RecipientRecord> {
+    for await (const key of this.due.keys()) {
+      const [, queueId, index] = key.split(SEP);
+      const record = await this.recipients.get(recipientKey(queueId ?? '', Number(index)));
+      if (record) {
+        yield record;
+      }
+    }
+  }
+
+  /** Iterates every message record (used at start to find spool files without a record). */
+  async *messageIds(): AsyncGenerator<string> {
+    for await (const key of this.messages.keys()) {
+      yield key;
+    }
+  }
+
+  private recipientOperations(before: RecipientRecord | null, after: RecipientRecord): QueueOperation[] {
+    const operations: QueueOperation[] = [
+      { type: 'put', sublevel: this.recipients, key: recipientKey(after.queueId, after.index), value: after },
+    ];
+    if (before && before.nextAttemptAt !== null) {
+      operations.push({ type: 'del', sublevel: this.due, key: dueKey(before) });
+    }
+    if (after.nextAttemptAt !== null) {
+      operations.push({ type: 'put', sublevel: this.due, key: dueKey(after), value: '' });
+    }
+    return operations;
+  }
+}
+
+function recipientKey(queueId: string, index: number): string {
+  return `${queueId}${SEP}${String(index).padStart(5, '0')}`;
+}
+
+function dueTime(millis: number): string {
+  return String(Math.max(0, Math.floor(millis))).padStart(15, '0');
+}
+
+function dueKey(record: RecipientRecord): string {
+  return `${dueTime(record.nextAttemptAt ?? 0)}${SEP}${record.queueId}${SEP}${String(record.index).padStart(5, '0')}`;
+}
