@@ -1,0 +1,38 @@
+import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+
+/** A configured AUTH user. */
+export interface AuthUser {
+  username: string;
+  password: string;
+}
+
+const SCRYPT_PREFIX = 'scrypt$';
+
+/**
+ * Checks a password against a configured user. Passwords are plain text or
+ * "scrypt$<salt-hex>$<hash-hex>" (scrypt with Node's default cost parameters). Comparison is constant-time.
+ */
+export function verifyPassword(users: readonly AuthUser[], username: string, password: string): boolean {
+  const user = users.find((item) => item.username === username);
+  if (!user) {
+    // Spend comparable time for unknown users so the reply time does not reveal which names exist.
+    equalDigests('x', password);
+    return false;
+  }
+  if (user.password.startsWith(SCRYPT_PREFIX)) {
+    const [, saltHex = '', hashHex = ''] = user.password.split('$');
+    const expected = Buffer.from(hashHex, 'hex');
+    if (expected.length === 0) {
+      return false;
+    }
+    const actual = scryptSync(password, Buffer.from(saltHex, 'hex'), expected.length);
+    return timingSafeEqual(actual, expected);
+  }
+  return equalDigests(user.password, password);
+}
+
+function equalDigests(expected: string, actual: string): boolean {
+  const left = createHash('sha256').update(expected).digest();
+  const right = createHash('sha256').update(actual).digest();
+  return timingSafeEqual(left, right);
+}

@@ -1,0 +1,34 @@
+import type { Logger } from 'pino';
+import type { Spool } from '../spool/spool.js';
+import type { QueueStore } from '../store/queue.js';
+
+/**
+ * Reconciles the spool folder with the queue at start. A body without a queue record was never
+ * answered 250 (the record is written last), so it is removed. A queued message whose body is missing
+ * cannot be delivered; that is logged as an error with its queue id.
+ */
+export async function recoverSpool(deps: { queue: QueueStore; spool: Spool; logger: Logger }): Promise<void> {
+  const { queue, spool, logger } = deps;
+  const files = new Set(await spool.list());
+  let orphans = 0;
+  for (const queueId of files) {
+    if (!(await queue.getMessage(queueId))) {
+      await spool.remove(queueId);
+      orphans += 1;
+    }
+  }
+
+  let pending = 0;
+  const seen = new Set<string>();
+  for await (const record of queue.pending()) {
+    pending += 1;
+    if (seen.has(record.queueId)) {
+      continue;
+    }
+    seen.add(record.queueId);
+    if (!files.has(record.queueId)) {
+      logger.error({ queueId: record.queueId }, 'queued message has no spool file; its recipients cannot be delivered');
+    }
+  }
+  logger.info({ pendingRecipients: pending, messages: seen.size, removedUnfinishedWrites: orphans }, 'queue recovered');
+}

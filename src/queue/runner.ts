@@ -1,0 +1,461 @@
+import type { Logger } from 'pino';
+import { domainOf } from '../core/address.js';
+import type { Classifier } from '../core/classification.js';
+import type { Reply } from '../core/reply.js';
+import type { QueueId } from '../core/types.js';
+import type { Config } from '../config/schema.js';
+import type { ConcurrencyLimiter } from '../delivery/limiter.js';
+import type { DnsResolver } from '../delivery/resolve.js';
+import { routeDomain } from '../delivery/route.js';
+import { deliverMessage, type HostFailure, type RecipientResult, type SessionInfo } from '../delivery/transaction.js';
+import type { Spool } from '../spool/spool.js';
+import type { EventStore, NewEvent } from '../store/events.js';
+import type { MessageRecord, QueueOperation, QueueStore, RecipientRecord } from '../store/queue.js';
+import type { SuppressionStore } from '../store/suppressions.js';
+import { queueBounce } from './bounce.js';
+import { decide, type Decision } from './outcome.js';
+
+/** Longest sleep of the scheduler between checks of the due index, in ms. */
+const MAX_IDLE_MS = 30_000;
+/** Due recipients read per scan of the due index. */
+const SCAN_BATCH = 1000;
+
+/** What the queue runner needs from the rest of the relay. */
+export interface RunnerDeps {
+  config: Config;
+  logger: Logger;
+  queue: QueueStore;
+  spool: Spool;
+  events: EventStore;
+  suppressions: SuppressionStore;
+  classifier: Classifier;
+  limiter: ConcurrencyLimiter;
+  resolver: DnsResolver;
+  /** Commits queue operations durably (the ingress group committer). */
+  commit(operations: QueueOperation[]): Promise<void>;
+  /** Clock in ms since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+interface Batch {
+  queueId: QueueId;
+  routeKey: string;
+  domain: string;
+  indexes: number[];
+}
+
+/**
+ * Schedules and runs delivery attempts: reads due recipients from the queue, groups them into one
+ * transaction per message and destination, records every outcome, and writes the next state.
+ */
+export class QueueRunner {
+  private readonly deps: RunnerDeps;
+  private readonly now: () => number;
+  private readonly inFlight = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | null = null;
+  private scanning = false;
+  private rescan = false;
+  private stopped = true;
+
+  constructor(deps: RunnerDeps) {
+    this.deps = deps;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Starts scheduling; unfinished recipients from before a restart are due at once or at their time. */
+  start(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Asks for a scan of the due index as soon as possible. */
+  wake(): void {
+    if (this.stopped) {
+      return;
+    }
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.schedule(0);
+  }
+
+  /** Makes every unfinished recipient of a message due now. Returns false when the message is unknown. */
+  async retryNow(queueId: string): Promise<boolean> {
+    const records = await this.deps.queue.getRecipients(queueId);
+    if (records.length === 0) {
+      return false;
+    }
+    const now = this.now();
+    const updates = records
+      .filter((record) => record.nextAttemptAt !== null && !this.inFlight.has(flightKey(record.queueId, record.index)))
+      .map((record) => ({ before: record, after: { ...record, nextAttemptAt: now } }));
+    await this.deps.queue.updateRecipients(updates);
+    this.wake();
+    return true;
+  }
+
+  /** Stops scheduling and waits for attempts under way to finish. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    await Promise.allSettled([...this.running]);
+  }
+
+  /** Resolves when no attempt is under way (used by tests and the benchmark). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) {
+      await Promise.allSettled([...this.running]);
+    }
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.scan();
+    }, delay);
+    this.timer.unref?.();
+  }
+
+  private async scan(): Promise<void> {
+    if (this.stopped || this.scanning) {
+      return;
+    }
+    this.scanning = true;
+    this.rescan = false;
+    try {
+      await this.dispatchDue();
+    } catch (error) {
+      this.deps.logger.error({ err: error }, 'queue scan failed; retrying in 5 s');
+      this.schedule(5000);
+      return;
+    } finally {
+      this.scanning = false;
+    }
+
+    if (this.rescan) {
+      this.schedule(0);
+      return;
+    }
+    const next = await this.deps.queue.nextDueTime().catch(() => null);
+    const delay = next === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, next - this.now()));
+    this.schedule(delay);
+  }
+
+  private async dispatchDue(): Promise<void> {
+    const due = await this.deps.queue.dueRecipients(this.now(), SCAN_BATCH);
+    const batches = new Map<string, Batch>();
+    const messages = new Map<string, MessageRecord | null>();
+
+    for (const item of due) {
+      const key = flightKey(item.queueId, item.index);
+      if (this.inFlight.has(key)) {
+        continue;
+      }
+      if (!messages.has(item.queueId)) {
+        messages.set(item.queueId, await this.deps.queue.getMessage(item.queueId));
+      }
+      const message = messages.get(item.queueId);
+      const recipient = message?.recipients[item.index];
+      if (!message || recipient === undefined || message.held) {
+        continue;
+      }
+      const domain = domainOf(recipient);
+      const routeKey = this.routeKey(domain);
+      const batchKey = `${item.queueId}\u0000${routeKey}`;
+      const batch = batches.get(batchKey) ?? { queueId: item.queueId, routeKey, domain, indexes: [] };
+      batch.indexes.push(item.index);
+      batches.set(batchKey, batch);
+    }
+
+    for (const batch of batches.values()) {
+      const release = this.deps.limiter.tryAcquire(batch.domain);
+      if (!release) {
+        // Limits reached: the batch stays due and is picked up when a slot frees.
+        continue;
+      }
+      for (const index of batch.indexes) {
+        this.inFlight.add(flightKey(batch.queueId, index));
+      }
+      const attempt = this.attempt(batch)
+        .catch((error: unknown) => {
+          this.deps.logger.error({ err: error, queueId: batch.queueId, domain: batch.domain }, 'delivery attempt failed with an internal error');
+        })
+        .finally(() => {
+          release();
+          for (const index of batch.indexes) {
+            this.inFlight.delete(flightKey(batch.queueId, index));
+          }
+          this.running.delete(attempt);
+          this.wake();
+        });
+      this.running.add(attempt);
+    }
+  }
+
+  private routeKey(domain: string): string {
+    const relay = this.deps.config.relay;
+    const route = relay.routes[domain];
+    if (route) {
+      return `route:${route}`;
+    }
+    return relay.smarthost ? `smarthost:${relay.smarthost}` : `mx:${domain}`;
+  }
+
+  private async attempt(batch: Batch): Promise<void> {
+    const { deps } = this;
+    const message = await deps.queue.getMessage(batch.queueId);
+    if (!message) {
+      return;
+    }
+    const allRecords = await deps.queue.getRecipients(batch.queueId);
+    const records = allRecords.filter((record) => batch.indexes.includes(record.index) && record.nextAttemptAt !== null);
+    if (records.length === 0) {
+      return;
+    }
+
+    const now = this.now();
+    const toSend: RecipientRecord[] = [];
+    const updates: Array<{ before: RecipientRecord; after: RecipientRecord }> = [];
+    const events: NewEvent[] = [];
+
+    // The list may have changed since the message was queued: a suppressed recipient is never tried.
+    for (const record of records) {
+      const entry = await deps.suppressions.findActive(record.recipient);
+      if (!entry) {
+        toSend.push(record);
+        continue;
+      }
+      const after = finish(record, 'suppressed', now, null, entry.first.mx);
+      updates.push({ before: record, after });
+      events.push(this.event(message, record, after.attempts, now, {
+        stage: 'queue',
+        reply: { code: entry.first.code, enhancedCode: entry.first.enhancedCode, text: entry.first.text, stage: 'queue', local: true, localPermanent: true },
+        session: { mx: entry.first.mx, remoteIp: entry.first.remoteIp, remotePort: null, localIp: null, tls: null },
+        decision: { action: 'suppressed', status: 'suppressed', permanent: true, nextAttemptAt: null, suppress: false },
+        reason: entry.reason,
+        side: 'recipient',
+        rule: null,
+        suppressed: true,
+      }));
+      deps.logger.info({ queueId: message.queueId, recipient: record.recipient, reason: entry.reason }, 'recipient suppressed before delivery; not tried');
+    }
+
+    const bounced: Array<{ record: RecipientRecord; reply: Reply; mx: string | null; at: number }> = [];
+    if (toSend.length > 0) {
+      const outcome = await this.send(message, batch.domain, toSend);
+      const attemptTime = this.now();
+
+      for (const failure of outcome.hostFailures) {
+        for (const record of toSend) {
+          events.push(this.classified(message, record, record.attempts + 1, attemptTime, failure.reply, failure.session, {
+            action: 'deferred', status: 'deferred', permanent: false, nextAttemptAt: null, suppress: false,
+          }));
+        }
+      }
+
+      for (const [position, record] of toSend.entries()) {
+        const result = outcome.results[position];
+        if (!result) {
+          continue;
+        }
+        const attempts = record.attempts + 1;
+        const classification = deps.classifier.classify(result.reply, outcome.session.mx);
+        const decision = decide(result.reply, result.delivered, classification, attempts, message.receivedAt, attemptTime, deps.config.retry);
+        const after: RecipientRecord = {
+          ...record,
+          status: decision.status,
+          attempts,
+          nextAttemptAt: decision.nextAttemptAt,
+          lastReply: result.reply,
+          lastMx: outcome.session.mx,
+          updatedAt: new Date(attemptTime).toISOString(),
+        };
+        updates.push({ before: record, after });
+        const event = this.classified(message, record, attempts, attemptTime, result.reply, outcome.session, decision);
+        events.push(event);
+        this.logAttempt(message, record, attempts, result, outcome.session, decision, event.reason);
+
+        if (decision.suppress) {
+          await deps.suppressions.recordFailure(
+            record.recipient,
+            {
+              time: new Date(attemptTime).toISOString(),
+              code: result.reply.code,
+              enhancedCode: result.reply.enhancedCode,
+              text: result.reply.text,
+              mx: outcome.session.mx,
+              remoteIp: outcome.session.remoteIp,
+              queueId: message.queueId,
+            },
+            { reason: classification.reason, origin: 'delivery' },
+          );
+        }
+        if (decision.action === 'bounced' || decision.action === 'expired') {
+          bounced.push({ record, reply: result.reply, mx: outcome.session.mx, at: attemptTime });
+        }
+      }
+    }
+
+    await deps.events.append(events);
+    if (bounced.length > 0 && !message.isBounce && message.sender !== '') {
+      await queueBounce(deps, message, bounced).catch((error: unknown) => {
+        deps.logger.error({ err: error, queueId: message.queueId }, 'composing the bounce for the sender failed');
+      });
+    }
+    await deps.queue.updateRecipients(updates);
+
+    const finished = new Map(updates.map(({ after }) => [after.index, after]));
+    const remaining = allRecords.filter((record) => (finished.get(record.index) ?? record).nextAttemptAt !== null);
+    if (remaining.length === 0) {
+      await deps.spool.remove(message.queueId);
+      deps.logger.debug({ queueId: message.queueId }, 'message finished; spool file removed');
+    }
+  }
+
+  private async send(
+    message: MessageRecord,
+    domain: string,
+    records: RecipientRecord[],
+  ): Promise<{ session: SessionInfo; results: RecipientResult[]; hostFailures: HostFailure[] }> {
+    const { deps } = this;
+    const lookup = await routeDomain(domain, deps.config.relay, deps.resolver);
+    const emptySession: SessionInfo = { mx: null, remoteIp: null, remotePort: null, localIp: null, tls: null };
+    if (!lookup.ok) {
+      return {
+        session: emptySession,
+        results: records.map((record) => ({ recipient: record.recipient, reply: lookup.reply, delivered: false })),
+        hostFailures: [],
+      };
+    }
+
+    return deliverMessage(
+      {
+        queueId: message.queueId,
+        sender: message.sender,
+        recipients: records.map((record) => record.recipient),
+        size: message.size,
+        smtputf8: message.smtputf8,
+        openBody: () => deps.spool.openBody(message.queueId),
+      },
+      lookup.destinations,
+      {
+        heloName: deps.config.hostname,
+        timeoutMs: deps.config.relay.timeout * 1000,
+        opportunisticTls: deps.config.relay.opportunisticTls,
+        localAddress: deps.config.relay.localAddress,
+        logger: deps.logger,
+      },
+    );
+  }
+
+  private classified(
+    message: MessageRecord,
+    record: RecipientRecord,
+    attempt: number,
+    time: number,
+    reply: Reply,
+    session: SessionInfo,
+    decision: Decision,
+  ): NewEvent {
+    const classification = this.deps.classifier.classify(reply, session.mx);
+    const delivered = decision.action === 'delivered';
+    return this.event(message, record, attempt, time, {
+      stage: reply.stage,
+      reply,
+      session,
+      decision,
+      reason: delivered ? 'delivered' : classification.reason,
+      side: delivered ? null : classification.side,
+      rule: delivered ? null : classification.rule,
+      suppressed: decision.suppress,
+    });
+  }
+
+  private event(
+    message: MessageRecord,
+    record: RecipientRecord,
+    attempt: number,
+    time: number,
+    details: {
+      stage: NewEvent['stage'];
+      reply: Reply;
+      session: SessionInfo;
+      decision: Decision;
+      reason: string;
+      side: NewEvent['side'];
+      rule: string | null;
+      suppressed: boolean;
+    },
+  ): NewEvent {
+    return {
+      time: new Date(time).toISOString(),
+      queueId: message.queueId,
+      messageId: message.messageId,
+      sender: message.sender,
+      recipient: record.recipient,
+      stage: details.stage,
+      mx: details.session.mx,
+      remoteIp: details.session.remoteIp,
+      remotePort: details.session.remotePort,
+      localIp: details.session.localIp,
+      tls: details.session.tls,
+      code: details.reply.code,
+      enhancedCode: details.reply.enhancedCode,
+      text: details.reply.text,
+      attempt,
+      permanent: details.decision.permanent,
+      reason: details.reason,
+      action: details.decision.action,
+      source: message.source,
+      campaign: message.campaign,
+      side: details.side,
+      rule: details.rule,
+      suppressed: details.suppressed,
+    };
+  }
+
+  private logAttempt(
+    message: MessageRecord,
+    record: RecipientRecord,
+    attempt: number,
+    result: RecipientResult,
+    session: SessionInfo,
+    decision: Decision,
+    reason: string,
+  ): void {
+    const fields = {
+      queueId: message.queueId,
+      recipient: record.recipient,
+      attempt,
+      mx: session.mx,
+      remoteIp: session.remoteIp,
+      code: result.reply.code,
+      enhancedCode: result.reply.enhancedCode,
+      reply: result.reply.text,
+      action: decision.action,
+      reason,
+      nextAttemptAt: decision.nextAttemptAt === null ? null : new Date(decision.nextAttemptAt).toISOString(),
+    };
+    if (decision.action === 'delivered') {
+      this.deps.logger.info(fields, 'delivery attempt');
+    } else {
+      this.deps.logger.warn(fields, 'delivery attempt');
+    }
+  }
+}
+
+function flightKey(queueId: string, index: number): string {
+  return `${queueId}\u0000${index}`;
+}
+
+function finish(record: RecipientRecord, status: RecipientRecord['status'], now: number, reply: Reply | null, mx: string | null): RecipientRecord {
+  return { ...record, status, nextAttemptAt: null, lastReply: reply, lastMx: mx, updatedAt: new Date(now).toISOString() };
+}

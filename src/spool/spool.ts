@@ -1,0 +1,165 @@
+import { createReadStream, mkdirSync } from 'node:fs';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { BouncegateError } from '../core/errors.js';
+
+/** Bytes gathered before one write to the spool file. */
+const WRITE_CHUNK_BYTES = 64 * 1024;
+
+/** Result of streaming one message body into the spool. */
+export interface SpoolWrite {
+  size: number;
+  /** True when the body passed the size limit; the file is removed and the message must be rejected. */
+  oversized: boolean;
+}
+
+/**
+ * Message bodies on disk, one file per queue id. A body is durable once `write` resolves (file
+ * fsync'd) and `syncDirectory` has run after it (the directory entry is fsync'd); the queue record in
+ * LevelDB is written after both, so a file without a record is an unfinished write and is removed at
+ * start.
+ */
+export class Spool {
+  readonly dir: string;
+  private directorySync: Promise<void> | null = null;
+  private directorySyncQueued: Promise<void> | null = null;
+
+  constructor(dataDir: string) {
+    this.dir = join(dataDir, 'spool');
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Returns the path of a message body. */
+  pathOf(queueId: string): string {
+    return join(this.dir, queueId);
+  }
+
+  /**
+   * Streams a body into a new spool file and fsyncs it; the body is never held whole in memory.
+   * Bytes past `maxSize` are read and discarded. On any failure the partial file is removed and a
+   * BOUNCEGATE_SPOOL_WRITE_FAILED error is thrown.
+   */
+  async write(queueId: string, prefix: Buffer, body: Readable, maxSize: number): Promise<SpoolWrite> {
+    const path = this.pathOf(queueId);
+    let file: FileHandle | null = null;
+    let size = 0;
+    let oversized = false;
+
+    try {
+      file = await open(path, 'wx', 0o600);
+      let pending: Buffer[] = [prefix];
+      let pendingBytes = prefix.length;
+
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (oversized || size > maxSize) {
+          oversized = true;
+          continue;
+        }
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= WRITE_CHUNK_BYTES) {
+          await writeAll(file, Buffer.concat(pending, pendingBytes));
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+
+      if (oversized) {
+        await file.close();
+        file = null;
+        await unlink(path);
+        return { size, oversized };
+      }
+      if (pendingBytes > 0) {
+        await writeAll(file, Buffer.concat(pending, pendingBytes));
+      }
+      await file.sync();
+      await file.close();
+      file = null;
+      return { size: size + prefix.length, oversized: false };
+    } catch (error) {
+      if (file) {
+        await file.close().catch(() => undefined);
+      }
+      await unlink(path).catch(() => undefined);
+      throw new BouncegateError('BOUNCEGATE_SPOOL_WRITE_FAILED', `writing ${path} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Fsyncs the spool directory so new file entries survive a crash. Concurrent callers share one
+   * fsync: a call made while one runs waits for the next, which covers every file written before it.
+   */
+  syncDirectory(): Promise<void> {
+    if (!this.directorySync) {
+      this.directorySync = this.runDirectorySync();
+      return this.directorySync;
+    }
+    if (!this.directorySyncQueued) {
+      const running = this.directorySync;
+      this.directorySyncQueued = running
+        .catch(() => undefined)
+        .then(() => {
+          this.directorySyncQueued = null;
+          this.directorySync = this.runDirectorySync();
+          return this.directorySync;
+        });
+    }
+    return this.directorySyncQueued;
+  }
+
+  /** Opens a body for delivery. */
+  openBody(queueId: string): Readable {
+    return createReadStream(this.pathOf(queueId));
+  }
+
+  /** Reads the header block of a body (up to the first empty line, at most `maxBytes`). */
+  async readHeaderBlock(queueId: string, maxBytes = 64 * 1024): Promise<string> {
+    const handle = await open(this.pathOf(queueId), 'r');
+    try {
+      const buffer = Buffer.alloc(maxBytes);
+      const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+      const text = buffer.subarray(0, bytesRead).toString('utf8');
+      const end = text.search(/\r?\n\r?\n/);
+      return end >= 0 ? text.slice(0, end) : text;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Removes a body once every recipient of its message is finished. */
+  async remove(queueId: string): Promise<void> {
+    await unlink(this.pathOf(queueId)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') {
+        throw error;
+      }
+    });
+  }
+
+  /** Lists the queue ids of every body on disk. */
+  async list(): Promise<string[]> {
+    return (await readdir(this.dir)).filter((name) => !name.startsWith('.'));
+  }
+
+  private async runDirectorySync(): Promise<void> {
+    const handle = await open(this.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+      this.directorySync = null;
+    }
+  }
+}
+
+async function writeAll(file: FileHandle, buffer: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < buffer.length) {
+    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset);
+    offset += bytesWritten;
+  }
+}
