@@ -172,6 +172,9 @@ export function createIngress(deps: IngressDeps): Ingress {
     try {
       written = await deps.spool.write(queueId, prefix, capture, config.listen.maxSize);
     } catch (error) {
+      // smtp-server replies only after the DATA stream ends, so read and discard the rest of it.
+      stream.unpipe(capture);
+      stream.resume();
       log.error({ err: error }, 'spool write failed; message rejected with 451');
       throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
     }
