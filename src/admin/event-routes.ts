@@ -37,8 +37,8 @@ const EVENT_PARAMETERS = [
   'limit',
 ] as const;
 
-// An event id: 13 digits of ms since the epoch and a 6-digit sequence (see newEventId).
-const EVENT_ID = /^\d{19}$/;
+// An event id: 13 digits of ms since the epoch, a 6-digit sequence and a 4-hex-digit process tag (see newEventId).
+const EVENT_ID = /^\d{19}[0-9a-f]{4}$/;
 // RFC 3463 §2: class.subject.detail.
 const ENHANCED_CODE = /^[245]\.\d{1,3}\.\d{1,3}$/;
 const DOMAIN = /^[^\s@/]{1,255}$/;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import type { QueueId } from './types.js';
 
 const QUEUE_ID_RANDOM_BYTES = 5;
-let lastMillis = 0;
 let sequence = 0;
 
 /**
@@ -15,18 +14,17 @@ export function newQueueId(now: number = Date.now()): QueueId {
   return `${time}${random}` as QueueId;
 }
 
+/** Random tag of this process, so ids of two processes sharing a millisecond never collide. */
+const PROCESS_TAG = randomBytes(2).toString('hex');
+
 /**
- * Creates an event id that sorts by time: 13 digits of ms since the epoch, then a 6-digit sequence
- * that orders ids created in the same millisecond. Unique within one process; one process owns the store.
+ * Creates an event id that sorts by the event's time: 13 digits of ms since the epoch, a 6-digit
+ * counter and a per-process tag. The counter never resets, so two events of one process with the
+ * same millisecond get different ids even when their times arrive out of order.
  */
 export function newEventId(now: number = Date.now()): string {
-  if (now === lastMillis) {
-    sequence += 1;
-  } else {
-    lastMillis = now;
-    sequence = 0;
-  }
-  return `${String(now).padStart(13, '0')}${String(sequence).padStart(6, '0')}`;
+  sequence = (sequence + 1) % 1_000_000;
+  return `${String(Math.max(0, Math.floor(now))).padStart(13, '0')}${String(sequence).padStart(6, '0')}${PROCESS_TAG}`;
 }
 
 /** Returns the smallest event id at or after a time, for range scans. */

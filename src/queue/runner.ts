@@ -17,6 +17,8 @@ import { decide, type Decision } from './outcome.js';
 
 /** Longest sleep of the scheduler between checks of the due index, in ms. */
 const MAX_IDLE_MS = 30_000;
+/** Pause before rescanning when due recipients could not start, in ms. */
+const BUSY_RESCAN_MS = 250;
 /** Due recipients read per scan of the due index. */
 const SCAN_BATCH = 1000;
 
@@ -144,8 +146,10 @@ export class QueueRunner {
       this.schedule(0);
       return;
     }
+    // Recipients that are due but could not start (limits reached, message held) would make the
+    // next scan immediate; a finished attempt calls wake(), so a short pause loses no time.
     const next = await this.deps.queue.nextDueTime().catch(() => null);
-    const delay = next === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(0, next - this.now()));
+    const delay = next === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(BUSY_RESCAN_MS, next - this.now()));
     this.schedule(delay);
   }
 
@@ -253,7 +257,11 @@ export class QueueRunner {
       const outcome = await this.send(message, batch.domain, toSend);
       const attemptTime = this.now();
 
-      for (const failure of outcome.hostFailures) {
+      // When every host failed, the last failure is also each recipient's result: record it once.
+      const skipped = outcome.results.some((result) => outcome.hostFailures.at(-1)?.reply === result.reply)
+        ? outcome.hostFailures.slice(0, -1)
+        : outcome.hostFailures;
+      for (const failure of skipped) {
         for (const record of toSend) {
           events.push(this.classified(message, record, record.attempts + 1, attemptTime, failure.reply, failure.session, {
             action: 'deferred', status: 'deferred', permanent: false, nextAttemptAt: null, suppress: false,

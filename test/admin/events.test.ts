@@ -56,7 +56,7 @@ describe('GET /api/events', () => {
       'A@Example.com',
     ]);
     expect(page.next).toBeNull();
-    expect(page.events[0]?.id).toMatch(/^\d{19}$/);
+    expect(page.events[0]?.id).toMatch(/^\d{19}[0-9a-f]{4}$/);
   });
 
   it('filters by recipient ignoring case', async () => {
@@ -107,7 +107,7 @@ describe('GET /api/events', () => {
   it('pages with the next cursor', async () => {
     const first = await events('?limit=2');
     expect(first.events.map((event) => event.recipient)).toEqual(['d@other.example', 'c@other.example']);
-    expect(first.next).toMatch(/^\d{19}$/);
+    expect(first.next).toMatch(/^\d{19}[0-9a-f]{4}$/);
 
     const second = await events(`?limit=2&before=${first.next}`);
     expect(second.events.map((event) => event.recipient)).toEqual(['b@example.com', 'a@example.com']);

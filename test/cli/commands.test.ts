@@ -75,7 +75,7 @@ describe('CLI against a live admin API', () => {
 
     it('prints the cursor of the next page', async () => {
       const first = await runCli([...global, 'events', '--limit', '1']);
-      const cursor = /--before (\d{19})/.exec(first.stdout)?.[1];
+      const cursor = /--before (\d{19}[0-9a-f]{4})/.exec(first.stdout)?.[1];
       expect(cursor).toBeDefined();
 
       const second = await runCli([...global, 'events', '--limit', '1', '--before', cursor ?? '']);

@@ -85,6 +85,21 @@ describe('stores', () => {
     expect(bounded.events.map((item) => item.time)).toEqual([times[2], times[1]]);
   });
 
+  it('event ids stay unique out of order', async () => {
+    const events = new EventStore(db, normalize);
+    const times = ['2026-01-01T00:00:01.000Z', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:00.000Z'];
+    for (const [index, time] of times.entries()) {
+      await events.append([event(`r${index}@example.com`, time)]);
+    }
+
+    const all = await events.query({ limit: 10 });
+    expect(new Set(all.events.map((item) => item.id)).size).toBe(4);
+    for (const index of [0, 1, 2, 3]) {
+      const page = await events.query({ recipient: `r${index}@example.com`, limit: 10 });
+      expect(page.events.map((item) => item.recipient)).toEqual([`r${index}@example.com`]);
+    }
+  });
+
   it('suppression keys ignore case and IDN form', async () => {
     const suppressions = new SuppressionStore(db, normalize);
     const failure = { time: '2026-01-01T00:00:00.000Z', code: 550, enhancedCode: '5.4.1', text: 'x', mx: null, remoteIp: null, queueId: null };
