@@ -14,6 +14,7 @@ import { createIngress } from './ingress/server.js';
 import { recoverSpool } from './queue/recover.js';
 import { QueueRunner } from './queue/runner.js';
 import { Spool } from './spool/spool.js';
+import { SuppressionGuard } from './suppression/guard.js';
 import { Database } from './store/db.js';
 import { EventStore } from './store/events.js';
 import { GroupCommitter } from './store/group-commit.js';
@@ -67,6 +68,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     limiter: new ConcurrencyLimiter(config.relay.maxConnections, config.relay.maxConnectionsPerDomain),
     resolver: createResolver(config.dns.servers, config.relay.timeout * 1000),
     commit: (operations) => committer.commit(operations),
+    guard: new SuppressionGuard(config.suppression.guard),
   });
 
   const ingress = createIngress({

@@ -60,6 +60,13 @@ export function parseConfig(raw: unknown, origin = 'config'): Config {
     }
   }
 
+  if (config.bounce.verp && !config.bounce.domain) {
+    throw new BouncegateError(
+      'BOUNCEGATE_CONFIG_INVALID',
+      `invalid config in ${origin}:\n  bounce.verp: true needs bounce.domain, the domain whose MX points at the bounce listener`,
+    );
+  }
+
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(config.dataDir);
   return deepFreeze(config);
 }

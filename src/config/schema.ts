@@ -94,6 +94,34 @@ export const configSchema = z
         caseSensitiveLocalPart: z.boolean().default(false),
         /** Ordered rules: the first match decides whether a permanent failure suppresses. */
         rules: z.array(suppressionRuleSchema).nullable().default(null),
+        guard: z
+          .object({
+            /** Hold new suppressions for review when one MX host rejects many recipients the same way. */
+            enabled: z.boolean().default(true),
+            /** Seconds of history the guard looks at. */
+            windowSeconds: z.number().int().positive().default(900),
+            /** Distinct recipients with the same normalised rejection at one MX host that trip the guard. */
+            minRecipients: z.number().int().min(2).default(10),
+            /** Seconds delivery to the affected domain pauses after the guard trips. */
+            pauseSeconds: z.number().int().positive().default(1800),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    bounce: z
+      .object({
+        /** "host:port" of the listener for asynchronous bounces (DSNs), or null to turn it off. */
+        listen: hostPort.nullable().default('127.0.0.1:2526'),
+        /** Domain the bounce listener accepts recipients for; null accepts any recipient. */
+        domain: z.string().min(1).nullable().default(null),
+        /** Send each recipient with its own VERP return path in bounce.domain (needs bounce.domain). */
+        verp: z.boolean().default(false),
+        /** HMAC key for VERP addresses; null generates one into the data folder on first start. */
+        secret: z.string().min(16).nullable().default(null),
+        /** Maximum size in bytes of a bounce message read by the listener or the admin API. */
+        maxSize: z.number().int().positive().default(10 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

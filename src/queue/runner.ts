@@ -12,6 +12,7 @@ import type { Spool } from '../spool/spool.js';
 import type { EventStore, NewEvent } from '../store/events.js';
 import type { MessageRecord, QueueOperation, QueueStore, RecipientRecord } from '../store/queue.js';
 import type { SuppressionStore } from '../store/suppressions.js';
+import type { GuardAlert, SuppressionGuard } from '../suppression/guard.js';
 import { queueBounce } from './bounce.js';
 import { decide, type Decision } from './outcome.js';
 
@@ -35,6 +36,10 @@ export interface RunnerDeps {
   resolver: DnsResolver;
   /** Commits queue operations durably (the ingress group committer). */
   commit(operations: QueueOperation[]): Promise<void>;
+  /** Holds suppressions for review when one MX host rejects many recipients the same way. */
+  guard?: SuppressionGuard;
+  /** Called when the guard trips. */
+  onAlert?: (alert: GuardAlert) => void;
   /** Clock in ms since the epoch; injectable for tests. */
   now?: () => number;
 }
@@ -180,6 +185,9 @@ export class QueueRunner {
     }
 
     for (const batch of batches.values()) {
+      if (this.deps.guard?.isPaused(batch.domain)) {
+        continue;
+      }
       const release = this.deps.limiter.tryAcquire(batch.domain);
       if (!release) {
         // Limits reached: the batch stays due and is picked up when a slot frees.
@@ -291,7 +299,20 @@ export class QueueRunner {
         events.push(event);
         this.logAttempt(message, record, attempts, result, outcome.session, decision, event.reason);
 
+        if (decision.action === 'delivered') {
+          deps.guard?.noteDelivery(outcome.session.mx, batch.domain);
+        }
         if (decision.suppress) {
+          const guarded = deps.guard?.noteSuppressingFailure({
+            mx: outcome.session.mx,
+            domain: batch.domain,
+            recipient: record.recipient,
+            text: result.reply.text,
+          });
+          if (guarded?.alert) {
+            deps.logger.error({ ...guarded.alert, recipients: guarded.alert.recipients.length }, 'mass suppression guard tripped; delivery to the domain paused and new suppressions held for review');
+            deps.onAlert?.(guarded.alert);
+          }
           await deps.suppressions.recordFailure(
             record.recipient,
             {
@@ -303,7 +324,7 @@ export class QueueRunner {
               remoteIp: outcome.session.remoteIp,
               queueId: message.queueId,
             },
-            { reason: classification.reason, origin: 'delivery' },
+            { reason: classification.reason, origin: 'delivery', status: guarded?.status ?? 'active' },
           );
         }
         if (decision.action === 'bounced' || decision.action === 'expired') {
