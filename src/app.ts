@@ -10,6 +10,9 @@ import { createClassifier, DEFAULT_RULES_PATH } from './classify/classifier.js';
 import { loadRuleFiles } from './classify/rules.js';
 import { ConcurrencyLimiter } from './delivery/limiter.js';
 import { createResolver } from './delivery/resolve.js';
+import { ingestDsn, type DsnIngestResult } from './dsn/ingest.js';
+import { loadOrCreateVerpSecret } from './dsn/secret.js';
+import { createBounceListener } from './ingress/bounce-listener.js';
 import { createIngress } from './ingress/server.js';
 import { recoverSpool } from './queue/recover.js';
 import { QueueRunner } from './queue/runner.js';
@@ -18,6 +21,7 @@ import { SuppressionGuard } from './suppression/guard.js';
 import { Database } from './store/db.js';
 import { EventStore } from './store/events.js';
 import { GroupCommitter } from './store/group-commit.js';
+import { MessageIdIndex } from './store/message-index.js';
 import { QueueStore } from './store/queue.js';
 import { SuppressionStore } from './store/suppressions.js';
 
@@ -33,7 +37,11 @@ export interface Relay {
   config: Config;
   smtp: { host: string; port: number };
   admin: { host: string; port: number };
+  /** Address of the bounce listener, or null when bounce.listen is null. */
+  bounce: { host: string; port: number } | null;
   token: string;
+  /** Records an asynchronous bounce as the bounce listener does. */
+  ingestDsn(raw: Buffer, envelopeRecipients?: string[]): Promise<DsnIngestResult>;
   events: EventStore;
   suppressions: SuppressionStore;
   queue: QueueStore;
@@ -56,6 +64,9 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const spool = new Spool(config.dataDir);
   await recoverSpool({ queue, spool, logger });
 
+  const messageIndex = new MessageIdIndex(db);
+  const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
+  const guard = new SuppressionGuard(config.suppression.guard);
   const classifier = createClassifier(loadRuleFiles([DEFAULT_RULES_PATH]), config.suppression.rules);
   const runner = new QueueRunner({
     config,
@@ -68,8 +79,11 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     limiter: new ConcurrencyLimiter(config.relay.maxConnections, config.relay.maxConnectionsPerDomain),
     resolver: createResolver(config.dns.servers, config.relay.timeout * 1000),
     commit: (operations) => committer.commit(operations),
-    guard: new SuppressionGuard(config.suppression.guard),
+    guard,
+    verpSecret,
   });
+  const ingest = (raw: Buffer, envelopeRecipients: string[] = []) =>
+    ingestDsn(raw, envelopeRecipients, { config, logger, classifier, queue, events, suppressions, messageIndex, guard, verpSecret });
 
   const ingress = createIngress({
     config,
@@ -79,6 +93,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     committer,
     suppressions,
     events,
+    messageIndex,
     onQueued: (_queueId: QueueId) => runner.wake(),
   });
 
@@ -92,20 +107,34 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     queueControl: { retryNow: (queueId: string) => runner.retryNow(queueId) },
   });
 
+  const bounceListener = config.bounce.listen
+    ? createBounceListener({
+        logger,
+        hostname: config.hostname,
+        ...parseHostPort(config.bounce.listen),
+        domain: config.bounce.domain,
+        maxSize: config.bounce.maxSize,
+        ingest,
+      })
+    : null;
+
   const smtpAddress = await ingress.listen();
+  const bounceAddress = bounceListener ? await bounceListener.listen() : null;
   const adminAddress = await admin.listen(config.admin.host, config.admin.port);
   runner.start();
   if (created) {
     process.stderr.write(`bouncegate: generated admin token (stored in ${join(config.dataDir, 'admin-token')}): ${token}\n`);
   }
-  logger.info({ smtp: smtpAddress, admin: adminAddress, dataDir: config.dataDir }, 'bouncegate started');
+  logger.info({ smtp: smtpAddress, admin: adminAddress, bounce: bounceAddress, dataDir: config.dataDir }, 'bouncegate started');
 
   let closing: Promise<void> | null = null;
   return {
     config,
     smtp: smtpAddress,
     admin: adminAddress,
+    bounce: bounceAddress,
     token,
+    ingestDsn: ingest,
     events,
     suppressions,
     queue,
@@ -113,6 +142,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     close() {
       closing ??= (async () => {
         await ingress.close();
+        await bounceListener?.close();
         await runner.stop();
         await admin.close();
         await db.close();
@@ -121,4 +151,9 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
       return closing;
     },
   };
+}
+
+function parseHostPort(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(value.slice(colon + 1)) };
 }

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Spool } from '../spool/spool.js';
 import type { EventStore } from '../store/events.js';
 import type { GroupCommitter } from '../store/group-commit.js';
+import type { MessageIdIndex } from '../store/message-index.js';
 import type { MessageRecord, QueueStore, RecipientRecord } from '../store/queue.js';
 import type { SuppressionEntry, SuppressionStore } from '../store/suppressions.js';
 import { suppressedEvent, suppressionRejectText } from '../suppression/notice.js';
@@ -23,6 +24,8 @@ export interface IngressDeps {
   committer: GroupCommitter;
   suppressions: SuppressionStore;
   events: EventStore;
+  /** Index of Message-ID to queue id, for bounces that come back without VERP. */
+  messageIndex?: MessageIdIndex;
   /** Called after a message is durably queued, so delivery can start at once. */
   onQueued(queueId: QueueId): void;
 }
@@ -227,7 +230,11 @@ export function createIngress(deps: IngressDeps): Ingress {
 
     try {
       await deps.spool.syncDirectory();
-      await deps.committer.commit(deps.queue.enqueueOperations(message, records));
+      const operations = deps.queue.enqueueOperations(message, records);
+      if (messageId && deps.messageIndex) {
+        operations.push(deps.messageIndex.operation(messageId, queueId));
+      }
+      await deps.committer.commit(operations);
     } catch (error) {
       await deps.spool.remove(queueId).catch(() => undefined);
       log.error({ err: error }, 'queue commit failed; message rejected with 451');

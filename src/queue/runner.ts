@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { domainOf } from '../core/address.js';
 import type { Classifier } from '../core/classification.js';
 import type { Reply } from '../core/reply.js';
+import { verpAddress } from '../core/verp.js';
 import type { QueueId } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { ConcurrencyLimiter } from '../delivery/limiter.js';
@@ -40,6 +41,8 @@ export interface RunnerDeps {
   guard?: SuppressionGuard;
   /** Called when the guard trips. */
   onAlert?: (alert: GuardAlert) => void;
+  /** HMAC key of VERP return paths (used when bounce.verp is on). */
+  verpSecret?: string;
   /** Clock in ms since the epoch; injectable for tests. */
   now?: () => number;
 }
@@ -177,7 +180,8 @@ export class QueueRunner {
         continue;
       }
       const domain = domainOf(recipient);
-      const routeKey = this.routeKey(domain);
+      // With VERP every recipient has its own return path, so its own transaction.
+      const routeKey = this.verpFor(message, item.index) ? `${this.routeKey(domain)}\u0000${item.index}` : this.routeKey(domain);
       const batchKey = `${item.queueId}\u0000${routeKey}`;
       const batch = batches.get(batchKey) ?? { queueId: item.queueId, routeKey, domain, indexes: [] };
       batch.indexes.push(item.index);
@@ -210,6 +214,15 @@ export class QueueRunner {
         });
       this.running.add(attempt);
     }
+  }
+
+  /** Returns the VERP return path for a recipient, or null when VERP is off or the message is a bounce. */
+  private verpFor(message: MessageRecord, index: number): string | null {
+    const bounce = this.deps.config.bounce;
+    if (!bounce.verp || !bounce.domain || !this.deps.verpSecret || message.sender === '' || message.isBounce) {
+      return null;
+    }
+    return verpAddress({ queueId: message.queueId, index }, bounce.domain, this.deps.verpSecret);
   }
 
   private routeKey(domain: string): string {
@@ -368,7 +381,7 @@ export class QueueRunner {
     return deliverMessage(
       {
         queueId: message.queueId,
-        sender: message.sender,
+        sender: (records.length === 1 && records[0] ? this.verpFor(message, records[0].index) : null) ?? message.sender,
         recipients: records.map((record) => record.recipient),
         size: message.size,
         smtputf8: message.smtputf8,

@@ -56,6 +56,7 @@ describe('bouncegate start', () => {
       [
         `dataDir: ${JSON.stringify(join(dir.path, 'data'))}`,
         'listen: { host: 127.0.0.1, port: 0 }',
+        'bounce: { listen: "127.0.0.1:0" }',
         `admin: { host: 127.0.0.1, port: ${port} }`,
         'log: { level: silent }',
         '',

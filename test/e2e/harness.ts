@@ -23,6 +23,7 @@ export async function startTestRelay(overrides: Record<string, unknown> = {}, da
     hostname: 'relay.test',
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0, token: TEST_TOKEN },
+    bounce: { listen: '127.0.0.1:0' },
     log: { level: process.env.BOUNCEGATE_TEST_LOG ?? 'silent' },
     ...overrides,
   };

@@ -87,6 +87,7 @@ describe('restart with mail in the queue', () => {
         [
           `dataDir: ${join(temp.path, 'data')}`,
           'listen: { host: 127.0.0.1, port: 0 }',
+          'bounce: { listen: "127.0.0.1:0" }',
           `admin: { host: 127.0.0.1, port: 0, token: ${TEST_TOKEN} }`,
           `relay: { smarthost: "127.0.0.1:${upstream.port}" }`,
           'retry: { schedule: [1], maxAge: 3600 }',
