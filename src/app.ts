@@ -6,8 +6,7 @@ import type { QueueId } from './core/types.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createAdminServer, loadOrCreateToken } from './admin/server.js';
-import { createClassifier, DEFAULT_RULES_PATH } from './classify/classifier.js';
-import { loadRuleFiles } from './classify/rules.js';
+import { ReloadableClassifier } from './classify/reloadable.js';
 import { ConcurrencyLimiter } from './delivery/limiter.js';
 import { createResolver } from './delivery/resolve.js';
 import { ingestDsn, type DsnIngestResult } from './dsn/ingest.js';
@@ -40,6 +39,8 @@ export interface Relay {
   /** Address of the bounce listener, or null when bounce.listen is null. */
   bounce: { host: string; port: number } | null;
   token: string;
+  /** The classifier in use; `reload()` re-reads the rule files. */
+  classifier: ReloadableClassifier;
   /** Records an asynchronous bounce as the bounce listener does. */
   ingestDsn(raw: Buffer, envelopeRecipients?: string[]): Promise<DsnIngestResult>;
   events: EventStore;
@@ -67,7 +68,15 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const messageIndex = new MessageIdIndex(db);
   const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
   const guard = new SuppressionGuard(config.suppression.guard);
-  const classifier = createClassifier(loadRuleFiles([DEFAULT_RULES_PATH]), config.suppression.rules);
+  const classifier = new ReloadableClassifier(config.classification.ruleFiles, config.suppression.rules);
+  const reloadRules = () => {
+    try {
+      classifier.reload(logger);
+    } catch (error) {
+      logger.error({ err: error }, 'reloading classification rules failed; the previous rules stay in use');
+    }
+  };
+  process.on('SIGHUP', reloadRules);
   const runner = new QueueRunner({
     config,
     logger,
@@ -135,12 +144,14 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     bounce: bounceAddress,
     token,
     ingestDsn: ingest,
+    classifier,
     events,
     suppressions,
     queue,
     runner,
     close() {
       closing ??= (async () => {
+        process.off('SIGHUP', reloadRules);
         await ingress.close();
         await bounceListener?.close();
         await runner.stop();

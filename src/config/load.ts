@@ -68,6 +68,7 @@ export function parseConfig(raw: unknown, origin = 'config'): Config {
   }
 
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(config.dataDir);
+  config.classification.ruleFiles = config.classification.ruleFiles.map((file) => resolve(file));
   return deepFreeze(config);
 }
 

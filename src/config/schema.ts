@@ -110,6 +110,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    classification: z
+      .object({
+        /** Operator rule files, checked in order before the shipped config/bounce-rules.yaml. */
+        ruleFiles: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     bounce: z
       .object({
         /** "host:port" of the listener for asynchronous bounces (DSNs), or null to turn it off. */
