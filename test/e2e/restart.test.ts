@@ -126,4 +126,57 @@ describe('restart with mail in the queue', () => {
       expect(upstream.received.map((message) => message.to[0]).sort()).toEqual(recipients);
     });
   }
+
+  it('delivers every 250 after kill -9 under load', async () => {
+    const upstream: Upstream = await startUpstream({});
+    cleanups.push(() => upstream.close());
+    const temp = makeTempDir('bouncegate-restart-');
+    cleanups.push(() => temp.remove());
+    const configPath = join(temp.path, 'bouncegate.yaml');
+    writeFileSync(
+      configPath,
+      [
+        `dataDir: ${join(temp.path, 'data')}`,
+        'listen: { host: 127.0.0.1, port: 0 }',
+        'bounce: { listen: "127.0.0.1:0" }',
+        `admin: { host: 127.0.0.1, port: 0, token: ${TEST_TOKEN} }`,
+        `relay: { smarthost: "127.0.0.1:${upstream.port}" }`,
+        'retry: { schedule: [1], maxAge: 3600 }',
+        '',
+      ].join('\n'),
+    );
+
+    const first = await spawnRelay(configPath);
+    cleanups.push(() => {
+      first.child.kill('SIGKILL');
+    });
+    const accepted: string[] = [];
+    const submissions = Array.from({ length: 60 }, (_unused, index) => `load${index}@queue.example`).map(async (recipient, index) => {
+      await new Promise((resolve) => setTimeout(resolve, index * 10));
+      try {
+        await submit({ smtp: { port: first.smtpPort } }, { from: 'app@sender.example', to: [recipient] });
+        accepted.push(recipient);
+      } catch {
+        // Submissions cut off by the kill were never answered 250; the client keeps them.
+      }
+    });
+    await waitFor(async () => (accepted.length >= 20 ? true : undefined));
+    first.child.kill('SIGKILL');
+    await Promise.all(submissions);
+    await exited(first.child);
+    const acceptedAtKill = [...accepted];
+
+    const second = await spawnRelay(configPath);
+    cleanups.push(async () => {
+      second.child.kill('SIGTERM');
+      await exited(second.child);
+    });
+    await waitFor(async () => {
+      const received = new Set(upstream.received.map((message) => message.to[0]));
+      return acceptedAtKill.every((recipient) => received.has(recipient)) ? true : undefined;
+    }, 20_000, 'every accepted message at the upstream');
+
+    const received = new Set(upstream.received.map((message) => message.to[0]));
+    expect(acceptedAtKill.filter((recipient) => !received.has(recipient))).toEqual([]);
+  });
 });
