@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import { createAdminServer, loadOrCreateToken } from './admin/server.js';
 import { ReloadableClassifier } from './classify/reloadable.js';
 import { ConcurrencyLimiter } from './delivery/limiter.js';
+import { SessionPool } from './delivery/pool.js';
 import { createResolver } from './delivery/resolve.js';
 import { ingestDsn, type DsnIngestResult } from './dsn/ingest.js';
 import { loadOrCreateVerpSecret } from './dsn/secret.js';
@@ -68,6 +69,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const messageIndex = new MessageIdIndex(db);
   const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
   const guard = new SuppressionGuard(config.suppression.guard);
+  const pool = new SessionPool();
   const classifier = new ReloadableClassifier(config.classification.ruleFiles, config.suppression.rules);
   const reloadRules = () => {
     try {
@@ -90,6 +92,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     commit: (operations) => committer.commit(operations),
     guard,
     verpSecret,
+    pool,
   });
   const ingest = (raw: Buffer, envelopeRecipients: string[] = []) =>
     ingestDsn(raw, envelopeRecipients, { config, logger, classifier, queue, events, suppressions, messageIndex, guard, verpSecret });
@@ -155,6 +158,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
         await ingress.close();
         await bounceListener?.close();
         await runner.stop();
+        await pool.close();
         await admin.close();
         await db.close();
         logger.info('bouncegate stopped');

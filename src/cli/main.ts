@@ -153,7 +153,8 @@ async function runExternal(
   if (typeof runCommand !== 'function') {
     throw new CommandError(`the ${name} command is not available in this build: ${specifier} has no ${command.exportName}()`);
   }
-  const code: unknown = await runCommand(args, io);
+  // These commands read stdin when given no argument; CliIo carries only the output streams.
+  const code: unknown = await runCommand(args, { stdin: process.stdin, ...io });
   return typeof code === 'number' ? code : EXIT_FAILURE;
 }
 

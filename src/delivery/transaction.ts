@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { localFailure, parseReply, type Reply } from '../core/reply.js';
 import type { Stage } from '../core/types.js';
 import { assignReplies, stageOfReply, type RecipientResult } from './outcome.js';
+import type { SessionPool } from './pool.js';
 import type { Destination } from './resolve.js';
 import {
   closeSession,
@@ -62,6 +63,8 @@ export interface TransactionOptions {
   opportunisticTls: boolean;
   localAddress: string | null;
   logger?: Logger;
+  /** Keeps sessions open for the next message to the same destination; absent, every attempt connects anew. */
+  pool?: SessionPool;
 }
 
 type SendResult = { error: unknown; info: SMTPConnection.SentMessageInfo | null };
@@ -89,6 +92,20 @@ export async function deliverMessage(
   // text, so a domain whose only MX has broken TLS is deferred until its TLS works.
   for (const destination of destinations) {
     const attemptLog = log?.child({ mx: destination.mx, remoteIp: destination.address, remotePort: destination.port });
+    const pooled = options.pool?.take(destination);
+    if (pooled) {
+      const results = await runTransaction(pooled, message, envelope.sendable, options, attemptLog);
+      // A cached session the server closed while idle fails before any reply: connect anew instead.
+      if (!results.every((result) => result.reply.local && !result.reply.localPermanent)) {
+        await release(pooled, results, options.pool);
+        attemptLog?.debug({ delivered: results.filter((result) => result.delivered).length }, 'smtp transaction finished on a reused session');
+        const byRecipient = new Map(results.map((result) => [result.recipient, result]));
+        return { session: pooled.info, results: envelope.complete(byRecipient), hostFailures };
+      }
+      await closeSession(pooled);
+      attemptLog?.debug('reused session was closed by the server; connecting anew');
+    }
+
     const attempt = await openSession(destination, options, attemptLog);
     if (!attempt.ok) {
       const { reply } = attempt.failure;
@@ -102,9 +119,11 @@ export async function deliverMessage(
     let results: RecipientResult[];
     try {
       results = await runTransaction(session, message, envelope.sendable, options, attemptLog);
-    } finally {
+    } catch (error) {
       await closeSession(session);
+      throw error;
     }
+    await release(session, results, options.pool);
 
     const delivered = results.filter((result) => result.delivered).length;
     attemptLog?.info({ delivered, failed: results.length - delivered }, 'smtp transaction finished');
@@ -117,6 +136,28 @@ export async function deliverMessage(
     last?.reply ?? localFailure('connect', `no destination to try for ${message.queueId}`, { enhancedCode: '4.4.4' });
   const failed = new Map(envelope.sendable.map((recipient) => [recipient, { recipient, reply, delivered: false }]));
   return { session: last?.session ?? emptySession(), results: envelope.complete(failed), hostFailures };
+}
+
+/**
+ * Returns a session to the pool when its transaction ended with every reply received and no 421;
+ * a transaction with rejections is reset first (RSET). Otherwise the session is closed.
+ */
+async function release(session: OpenSession, results: RecipientResult[], pool: SessionPool | undefined): Promise<void> {
+  const clean = results.every((result) => !result.reply.local && result.reply.code !== 421);
+  if (!pool || !clean || session.connection.destroyed) {
+    await closeSession(session);
+    return;
+  }
+  if (results.every((result) => result.delivered)) {
+    pool.give(session);
+    return;
+  }
+  const reset = await new Promise<boolean>((resolve) => session.connection.reset((error) => resolve(!error)));
+  if (reset) {
+    pool.give(session);
+  } else {
+    await closeSession(session);
+  }
 }
 
 async function runTransaction(

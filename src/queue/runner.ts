@@ -6,6 +6,7 @@ import { verpAddress } from '../core/verp.js';
 import type { QueueId } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { ConcurrencyLimiter } from '../delivery/limiter.js';
+import type { SessionPool } from '../delivery/pool.js';
 import type { DnsResolver } from '../delivery/resolve.js';
 import { routeDomain } from '../delivery/route.js';
 import { deliverMessage, type HostFailure, type RecipientResult, type SessionInfo } from '../delivery/transaction.js';
@@ -41,6 +42,8 @@ export interface RunnerDeps {
   guard?: SuppressionGuard;
   /** Called when the guard trips. */
   onAlert?: (alert: GuardAlert) => void;
+  /** Reuses SMTP sessions to the same destination; absent, every attempt connects anew. */
+  pool?: SessionPool;
   /** HMAC key of VERP return paths (used when bounce.verp is on). */
   verpSecret?: string;
   /** Clock in ms since the epoch; injectable for tests. */
@@ -240,13 +243,17 @@ export class QueueRunner {
     if (!message) {
       return;
     }
+    const now = this.now();
     const allRecords = await deps.queue.getRecipients(batch.queueId);
-    const records = allRecords.filter((record) => batch.indexes.includes(record.index) && record.nextAttemptAt !== null);
+    // The due list of a scan can be stale: an attempt that finished meanwhile moved the recipient's
+    // next attempt into the future, so only recipients still due now are tried.
+    const records = allRecords.filter(
+      (record) => batch.indexes.includes(record.index) && record.nextAttemptAt !== null && record.nextAttemptAt <= now,
+    );
     if (records.length === 0) {
       return;
     }
 
-    const now = this.now();
     const toSend: RecipientRecord[] = [];
     const updates: Array<{ before: RecipientRecord; after: RecipientRecord }> = [];
     const events: NewEvent[] = [];
@@ -394,6 +401,7 @@ export class QueueRunner {
         opportunisticTls: deps.config.relay.opportunisticTls,
         localAddress: deps.config.relay.localAddress,
         logger: deps.logger,
+        ...(deps.pool ? { pool: deps.pool } : {}),
       },
     );
   }

@@ -49,8 +49,9 @@ describe('relay end to end', () => {
     expect(bounced.remotePort).toBe(upstream.port);
     expect(bounced.sender).toBe('app@sender.example');
     expect(bounced.text).toContain('Recipient address rejected: Access denied');
-    expect(upstream.received).toHaveLength(1);
-    expect(upstream.received[0]?.to).toEqual(['ok@tenant.example']);
+    const submitted = upstream.received.filter((message) => message.from !== '');
+    expect(submitted).toHaveLength(1);
+    expect(submitted[0]?.to).toEqual(['ok@tenant.example']);
 
     const entry = await relay.suppressions.findActive('GONE@tenant.example');
     expect(entry?.reason).toBe('userunknown');
