@@ -65,6 +65,26 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 const cleanups: Array<() => Promise<unknown> | void> = [];
+
+/** Writes a config for a relay with its data in a new temp folder, relaying to the upstream. */
+function writeRelayConfig(upstreamPort: number): string {
+  const temp = makeTempDir('bouncegate-restart-');
+  cleanups.push(() => temp.remove());
+  const configPath = join(temp.path, 'bouncegate.yaml');
+  writeFileSync(
+    configPath,
+    [
+      `dataDir: ${join(temp.path, 'data')}`,
+      'listen: { host: 127.0.0.1, port: 0 }',
+      'bounce: { listen: "127.0.0.1:0" }',
+      `admin: { host: 127.0.0.1, port: 0, token: ${TEST_TOKEN} }`,
+      `relay: { smarthost: "127.0.0.1:${upstreamPort}" }`,
+      'retry: { schedule: [1], maxAge: 3600 }',
+      '',
+    ].join('\n'),
+  );
+  return configPath;
+}
 afterEach(async () => {
   while (cleanups.length > 0) {
     await cleanups.pop()?.();
@@ -79,21 +99,7 @@ describe('restart with mail in the queue', () => {
         onRecipient: () => (accepting ? null : '451 4.3.2 System not accepting network messages'),
       });
       cleanups.push(() => upstream.close());
-      const temp = makeTempDir('bouncegate-restart-');
-      cleanups.push(() => temp.remove());
-      const configPath = join(temp.path, 'bouncegate.yaml');
-      writeFileSync(
-        configPath,
-        [
-          `dataDir: ${join(temp.path, 'data')}`,
-          'listen: { host: 127.0.0.1, port: 0 }',
-          'bounce: { listen: "127.0.0.1:0" }',
-          `admin: { host: 127.0.0.1, port: 0, token: ${TEST_TOKEN} }`,
-          `relay: { smarthost: "127.0.0.1:${upstream.port}" }`,
-          'retry: { schedule: [1], maxAge: 3600 }',
-          '',
-        ].join('\n'),
-      );
+      const configPath = writeRelayConfig(upstream.port);
 
       const first = await spawnRelay(configPath);
       cleanups.push(() => {
@@ -130,21 +136,7 @@ describe('restart with mail in the queue', () => {
   it('delivers every 250 after kill -9 under load', async () => {
     const upstream: Upstream = await startUpstream({});
     cleanups.push(() => upstream.close());
-    const temp = makeTempDir('bouncegate-restart-');
-    cleanups.push(() => temp.remove());
-    const configPath = join(temp.path, 'bouncegate.yaml');
-    writeFileSync(
-      configPath,
-      [
-        `dataDir: ${join(temp.path, 'data')}`,
-        'listen: { host: 127.0.0.1, port: 0 }',
-        'bounce: { listen: "127.0.0.1:0" }',
-        `admin: { host: 127.0.0.1, port: 0, token: ${TEST_TOKEN} }`,
-        `relay: { smarthost: "127.0.0.1:${upstream.port}" }`,
-        'retry: { schedule: [1], maxAge: 3600 }',
-        '',
-      ].join('\n'),
-    );
+    const configPath = writeRelayConfig(upstream.port);
 
     const first = await spawnRelay(configPath);
     cleanups.push(() => {
