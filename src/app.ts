@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from './core/logger.js';
-import type { QueueId } from './core/types.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createAdminServer, loadOrCreateToken } from './admin/server.js';
@@ -14,6 +13,8 @@ import { ingestDsn, type DsnIngestResult } from './dsn/ingest.js';
 import { loadOrCreateVerpSecret } from './dsn/secret.js';
 import { createBounceListener } from './ingress/bounce-listener.js';
 import { createIngress } from './ingress/server.js';
+import { createRelayMetrics } from './metrics/relay-metrics.js';
+import { createQueueControl } from './queue/control.js';
 import { recoverSpool } from './queue/recover.js';
 import { QueueRunner } from './queue/runner.js';
 import { Spool } from './spool/spool.js';
@@ -23,7 +24,10 @@ import { EventStore } from './store/events.js';
 import { GroupCommitter } from './store/group-commit.js';
 import { MessageIdIndex } from './store/message-index.js';
 import { QueueStore } from './store/queue.js';
+import { startSuppressionSweep } from './store/suppression-sweep.js';
 import { SuppressionStore } from './store/suppressions.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { WebhookStore } from './webhooks/store.js';
 
 /** How to start the relay: a config file path, or an already validated config (tests). */
 export interface StartOptions {
@@ -106,18 +110,18 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     suppressions,
     events,
     messageIndex,
-    onQueued: (_queueId: QueueId) => runner.wake(),
+    onQueued: (message) => runner.enqueue(message),
   });
 
   const { token, created } = loadOrCreateToken(config.dataDir, config.admin.token, logger);
-  const admin = createAdminServer({
-    events,
-    suppressions,
-    queue,
-    token,
-    logger,
-    queueControl: { retryNow: (queueId: string) => runner.retryNow(queueId) },
-  });
+  const queueControl = createQueueControl({ queue, spool, events, runner, logger });
+  const metrics = createRelayMetrics({ events, queue, suppressions });
+  const webhooks = new WebhookDispatcher({ store: new WebhookStore(db), events, logger });
+  await webhooks.start();
+  const stopSuppressionSweep = startSuppressionSweep(suppressions, logger);
+  // Stores written before the MX, reason, campaign and source indexes existed get them in the background.
+  void events.backfill(logger).catch((error: unknown) => logger.error({ err: error }, 'backfilling event indexes failed'));
+  const admin = createAdminServer({ events, suppressions, queue, token, logger, queueControl, webhooks, metrics });
 
   const bounceListener = config.bounce.listen
     ? createBounceListener({
@@ -160,6 +164,9 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
         await runner.stop();
         await pool.close();
         await admin.close();
+        await webhooks.stop();
+        metrics.close();
+        stopSuppressionSweep();
         await db.close();
         logger.info('bouncegate stopped');
       })();

@@ -27,7 +27,7 @@ export interface IngressDeps {
   /** Index of Message-ID to queue id, for bounces that come back without VERP. */
   messageIndex?: MessageIdIndex;
   /** Called after a message is durably queued, so delivery can start at once. */
-  onQueued(queueId: QueueId): void;
+  onQueued(message: MessageRecord): void;
 }
 
 /** A running SMTP listener. */
@@ -242,7 +242,7 @@ export function createIngress(deps: IngressDeps): Ingress {
     }
 
     log.info({ sender, recipients: recipients.length, bytes: written.size, messageId }, 'message queued');
-    deps.onQueued(queueId);
+    deps.onQueued(message);
     return `2.0.0 Ok: queued as ${queueId}`;
   }
 

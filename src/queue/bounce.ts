@@ -26,7 +26,7 @@ export async function queueBounce(
   deps: BounceDeps,
   message: MessageRecord,
   failed: Array<{ record: RecipientRecord; reply: Reply; mx: string | null; at: number }>,
-): Promise<void> {
+): Promise<MessageRecord> {
   const originalHeaders = await deps.spool.readHeaderBlock(message.queueId).catch(() => '');
   const failures: FailedRecipient[] = failed.map(({ record, reply, mx, at }) => ({
     recipient: record.recipient,
@@ -77,4 +77,5 @@ export async function queueBounce(
   };
   await deps.commit(deps.queue.enqueueOperations(bounce, [recipient]));
   deps.logger.info({ queueId, originalQueueId: message.queueId, to: message.sender, recipients: failures.length }, 'bounce queued for the sender');
+  return bounce;
 }

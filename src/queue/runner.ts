@@ -55,18 +55,23 @@ interface Batch {
   routeKey: string;
   domain: string;
   indexes: number[];
+  message: MessageRecord;
 }
 
 /**
- * Schedules and runs delivery attempts: reads due recipients from the queue, groups them into one
- * transaction per message and destination, records every outcome, and writes the next state.
+ * Schedules and runs delivery attempts, one transaction per message and destination; records every
+ * outcome and writes the next state. A message accepted by the listener is handed over in memory and
+ * starts at once; retries and recipients left from before a restart come from the due index in
+ * LevelDB, read when the earliest due time arrives.
  */
 export class QueueRunner {
   private readonly deps: RunnerDeps;
   private readonly now: () => number;
+  /** Recipients waiting for a connection slot or being attempted, as "queueId\0index". */
   private readonly inFlight = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
   private scanning = false;
   private rescan = false;
   private stopped = true;
@@ -82,7 +87,24 @@ export class QueueRunner {
     this.wake();
   }
 
-  /** Asks for a scan of the due index as soon as possible. */
+  /** Starts delivery of a message that was just queued, without reading the due index. */
+  enqueue(message: MessageRecord): void {
+    if (this.stopped) {
+      return;
+    }
+    const batches = new Map<string, Batch>();
+    for (const [index, recipient] of message.recipients.entries()) {
+      if (this.inFlight.has(flightKey(message.queueId, index))) {
+        continue;
+      }
+      this.addToBatch(batches, message, index, recipient);
+    }
+    for (const batch of batches.values()) {
+      this.dispatch(batch);
+    }
+  }
+
+  /** Asks for a scan of the due index as soon as possible (after a release, a retry, a pause ending). */
   wake(): void {
     if (this.stopped) {
       return;
@@ -91,7 +113,7 @@ export class QueueRunner {
       this.rescan = true;
       return;
     }
-    this.schedule(0);
+    this.arm(this.now());
   }
 
   /** Makes every unfinished recipient of a message due now. Returns false when the message is unknown. */
@@ -109,7 +131,7 @@ export class QueueRunner {
     return true;
   }
 
-  /** Stops scheduling and waits for attempts under way to finish. */
+  /** Stops scheduling and waits for attempts under way; recipients waiting for a slot stay due. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) {
@@ -126,14 +148,20 @@ export class QueueRunner {
     }
   }
 
-  private schedule(delay: number): void {
+  /** Sets the scan timer to fire at `at` unless it already fires earlier. */
+  private arm(at: number): void {
+    if (this.stopped || at >= this.timerAt) {
+      return;
+    }
     if (this.timer) {
       clearTimeout(this.timer);
     }
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.timerAt = Number.POSITIVE_INFINITY;
       void this.scan();
-    }, delay);
+    }, Math.max(0, at - this.now()));
     this.timer.unref?.();
   }
 
@@ -143,37 +171,48 @@ export class QueueRunner {
     }
     this.scanning = true;
     this.rescan = false;
+    let full = false;
     try {
-      await this.dispatchDue();
+      full = await this.dispatchDue();
     } catch (error) {
       this.deps.logger.error({ err: error }, 'queue scan failed; retrying in 5 s');
-      this.schedule(5000);
-      return;
-    } finally {
       this.scanning = false;
-    }
-
-    if (this.rescan) {
-      this.schedule(0);
+      this.arm(this.now() + 5000);
       return;
     }
-    // Recipients that are due but could not start (limits reached, message held) would make the
-    // next scan immediate; a finished attempt calls wake(), so a short pause loses no time.
-    const next = await this.deps.queue.nextDueTime().catch(() => null);
-    const delay = next === null ? MAX_IDLE_MS : Math.min(MAX_IDLE_MS, Math.max(BUSY_RESCAN_MS, next - this.now()));
-    this.schedule(delay);
+    this.scanning = false;
+
+    if (this.rescan || full) {
+      this.arm(this.now());
+      return;
+    }
+    const next = await this.nextWaitingTime().catch(() => null);
+    this.arm(next === null ? this.now() + MAX_IDLE_MS : Math.min(next, this.now() + MAX_IDLE_MS));
   }
 
-  private async dispatchDue(): Promise<void> {
-    const due = await this.deps.queue.dueRecipients(this.now(), SCAN_BATCH);
+  /** Returns the earliest due time of a recipient that is not already in flight, or null. */
+  private async nextWaitingTime(): Promise<number | null> {
+    const entries = await this.deps.queue.dueRecipients(Number.MAX_SAFE_INTEGER, this.inFlight.size + 1);
+    const waiting = entries.find((entry) => !this.inFlight.has(flightKey(entry.queueId, entry.index)));
+    if (!waiting) {
+      return null;
+    }
+    // A due recipient of a paused domain or a held message is looked at again after a short pause.
+    return Math.max(waiting.at, this.now() + BUSY_RESCAN_MS);
+  }
+
+  /** Dispatches due recipients; returns true when the scan read a full batch and more may be due. */
+  private async dispatchDue(): Promise<boolean> {
+    const due = await this.deps.queue.dueRecipients(this.now(), SCAN_BATCH + this.inFlight.size);
     const batches = new Map<string, Batch>();
     const messages = new Map<string, MessageRecord | null>();
+    let fresh = 0;
 
     for (const item of due) {
-      const key = flightKey(item.queueId, item.index);
-      if (this.inFlight.has(key)) {
+      if (this.inFlight.has(flightKey(item.queueId, item.index))) {
         continue;
       }
+      fresh += 1;
       if (!messages.has(item.queueId)) {
         messages.set(item.queueId, await this.deps.queue.getMessage(item.queueId));
       }
@@ -182,41 +221,60 @@ export class QueueRunner {
       if (!message || recipient === undefined || message.held) {
         continue;
       }
-      const domain = domainOf(recipient);
-      // With VERP every recipient has its own return path, so its own transaction.
-      const routeKey = this.verpFor(message, item.index) ? `${this.routeKey(domain)}\u0000${item.index}` : this.routeKey(domain);
-      const batchKey = `${item.queueId}\u0000${routeKey}`;
-      const batch = batches.get(batchKey) ?? { queueId: item.queueId, routeKey, domain, indexes: [] };
-      batch.indexes.push(item.index);
-      batches.set(batchKey, batch);
+      this.addToBatch(batches, message, item.index, recipient);
     }
 
     for (const batch of batches.values()) {
-      if (this.deps.guard?.isPaused(batch.domain)) {
-        continue;
-      }
-      const release = this.deps.limiter.tryAcquire(batch.domain);
-      if (!release) {
-        // Limits reached: the batch stays due and is picked up when a slot frees.
-        continue;
-      }
+      this.dispatch(batch);
+    }
+    return fresh >= SCAN_BATCH;
+  }
+
+  private addToBatch(batches: Map<string, Batch>, message: MessageRecord, index: number, recipient: string): void {
+    const domain = domainOf(recipient);
+    // With VERP every recipient has its own return path, so its own transaction.
+    const routeKey = this.verpFor(message, index) ? `${this.routeKey(domain)}\u0000${index}` : this.routeKey(domain);
+    const batchKey = `${message.queueId}\u0000${routeKey}`;
+    const batch = batches.get(batchKey) ?? { queueId: message.queueId, routeKey, domain, indexes: [], message };
+    batch.indexes.push(index);
+    batches.set(batchKey, batch);
+  }
+
+  /** Waits for a connection slot for the batch's domain, then runs the attempt. */
+  private dispatch(batch: Batch): void {
+    if (this.deps.guard?.isPaused(batch.domain)) {
+      // The recipients stay due; a scan after the pause picks them up.
+      this.arm(this.now() + BUSY_RESCAN_MS * 4);
+      return;
+    }
+    for (const index of batch.indexes) {
+      this.inFlight.add(flightKey(batch.queueId, index));
+    }
+    const finish = (): void => {
       for (const index of batch.indexes) {
-        this.inFlight.add(flightKey(batch.queueId, index));
+        this.inFlight.delete(flightKey(batch.queueId, index));
+      }
+    };
+
+    void this.deps.limiter.acquire(batch.domain).then((release) => {
+      if (this.stopped) {
+        release();
+        finish();
+        return;
       }
       const attempt = this.attempt(batch)
         .catch((error: unknown) => {
           this.deps.logger.error({ err: error, queueId: batch.queueId, domain: batch.domain }, 'delivery attempt failed with an internal error');
+          // The recipients stay due with their old time; look again after a pause.
+          this.arm(this.now() + 5000);
         })
         .finally(() => {
           release();
-          for (const index of batch.indexes) {
-            this.inFlight.delete(flightKey(batch.queueId, index));
-          }
+          finish();
           this.running.delete(attempt);
-          this.wake();
         });
       this.running.add(attempt);
-    }
+    });
   }
 
   /** Returns the VERP return path for a recipient, or null when VERP is off or the message is a bounce. */
@@ -355,11 +413,19 @@ export class QueueRunner {
 
     await deps.events.append(events);
     if (bounced.length > 0 && !message.isBounce && message.sender !== '') {
-      await queueBounce(deps, message, bounced).catch((error: unknown) => {
-        deps.logger.error({ err: error, queueId: message.queueId }, 'composing the bounce for the sender failed');
-      });
+      await queueBounce(deps, message, bounced).then(
+        (bounce) => this.enqueue(bounce),
+        (error: unknown) => {
+          deps.logger.error({ err: error, queueId: message.queueId }, 'composing the bounce for the sender failed');
+        },
+      );
     }
     await deps.queue.updateRecipients(updates);
+    for (const { after } of updates) {
+      if (after.nextAttemptAt !== null) {
+        this.arm(after.nextAttemptAt);
+      }
+    }
 
     const finished = new Map(updates.map(({ after }) => [after.index, after]));
     const remaining = allRecords.filter((record) => (finished.get(record.index) ?? record).nextAttemptAt !== null);
