@@ -420,7 +420,8 @@ export class QueueRunner {
         },
       );
     }
-    await deps.queue.updateRecipients(updates);
+    // Through the group commit: concurrent attempts share one synced write.
+    await deps.commit(deps.queue.recipientUpdateOperations(updates));
     for (const { after } of updates) {
       if (after.nextAttemptAt !== null) {
         this.arm(after.nextAttemptAt);

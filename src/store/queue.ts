@@ -50,12 +50,15 @@ export class QueueStore {
   private readonly messages;
   private readonly recipients;
   private readonly due;
+  /** Queue ids of held messages, whose recipients have no due entries while the hold lasts. */
+  private readonly held;
 
   constructor(db: Database) {
     this.db = db;
     this.messages = db.sublevel<MessageRecord>('messages');
     this.recipients = db.sublevel<RecipientRecord>('recipients');
     this.due = db.sublevel<string>('due');
+    this.held = db.sublevel<string>('held-messages');
   }
 
   /** Returns the operations that enqueue a message, for a group commit. */
@@ -134,6 +137,131 @@ export class QueueStore {
     }
   }
 
+  /**
+   * Puts a message on hold: sets `held` and removes the due entries of its unfinished recipients
+   * (nextAttemptAt becomes null, the status stays), so the scheduler does not rescan them. Returns
+   * the recipients that were waiting, or null when the queue has no such message.
+   */
+  async hold(queueId: string, now: number = Date.now()): Promise<{ message: MessageRecord; recipients: RecipientRecord[] } | null> {
+    const message = await this.getMessage(queueId);
+    if (!message) {
+      return null;
+    }
+    const waiting = (await this.getRecipients(queueId)).filter((record) => !FINAL_STATUSES.has(record.status));
+    const updated = { ...message, held: true };
+    const operations: QueueOperation[] = [
+      { type: 'put', sublevel: this.messages, key: queueId, value: updated },
+      { type: 'put', sublevel: this.held, key: queueId, value: '' },
+    ];
+    for (const record of waiting) {
+      operations.push(...this.recipientOperations(record, { ...record, nextAttemptAt: null, updatedAt: new Date(now).toISOString() }));
+    }
+    await this.commit(operations);
+    return { message: updated, recipients: waiting };
+  }
+
+  /**
+   * Ends the hold of a message: clears `held` and makes every unfinished recipient due at `now`.
+   * Returns the recipients made due, or null when the queue has no such message.
+   */
+  async release(queueId: string, now: number = Date.now()): Promise<{ message: MessageRecord; recipients: RecipientRecord[] } | null> {
+    const message = await this.getMessage(queueId);
+    if (!message) {
+      return null;
+    }
+    const waiting = (await this.getRecipients(queueId)).filter((record) => !FINAL_STATUSES.has(record.status));
+    const updated = { ...message, held: false };
+    const operations: QueueOperation[] = [
+      { type: 'put', sublevel: this.messages, key: queueId, value: updated },
+      { type: 'del', sublevel: this.held, key: queueId },
+    ];
+    const released: RecipientRecord[] = [];
+    for (const record of waiting) {
+      const after = { ...record, nextAttemptAt: now, updatedAt: new Date(now).toISOString() };
+      released.push(after);
+      operations.push(...this.recipientOperations(record, after));
+    }
+    await this.commit(operations);
+    return { message: updated, recipients: released };
+  }
+
+  /**
+   * Finishes every unfinished recipient of a message with `status` (an operator deleted the
+   * message) and ends any hold. Returns the message and the recipients as they were before, or null
+   * when the queue has no such message.
+   */
+  async finishAll(
+    queueId: string,
+    status: RecipientStatus,
+    now: number = Date.now(),
+  ): Promise<{ message: MessageRecord; recipients: RecipientRecord[] } | null> {
+    const message = await this.getMessage(queueId);
+    if (!message) {
+      return null;
+    }
+    const waiting = (await this.getRecipients(queueId)).filter((record) => !FINAL_STATUSES.has(record.status));
+    const updated = { ...message, held: false };
+    const operations: QueueOperation[] = [
+      { type: 'put', sublevel: this.messages, key: queueId, value: updated },
+      { type: 'del', sublevel: this.held, key: queueId },
+    ];
+    for (const record of waiting) {
+      operations.push(...this.recipientOperations(record, { ...record, status, nextAttemptAt: null, updatedAt: new Date(now).toISOString() }));
+    }
+    await this.commit(operations);
+    return { message: updated, recipients: waiting };
+  }
+
+  /** Iterates the unfinished recipients of held messages, in queue id order. */
+  async *heldRecipients(): AsyncGenerator<RecipientRecord> {
+    for await (const queueId of this.held.keys()) {
+      for (const record of await this.getRecipients(queueId)) {
+        if (!FINAL_STATUSES.has(record.status)) {
+          yield record;
+        }
+      }
+    }
+  }
+
+  /** Counts the due entries: the recipients waiting for an attempt, held ones excluded. Reads every key. */
+  async countDue(): Promise<number> {
+    let total = 0;
+    for await (const _ of this.due.keys()) {
+      total += 1;
+    }
+    return total;
+  }
+
+  /**
+   * Returns the number of waiting recipients (due and held) and the smallest queue id among them,
+   * which is the oldest message because queue ids sort by acceptance time. Reads every key of the
+   * due and held indexes but no records except those of held messages.
+   */
+  async waitingStats(): Promise<{ due: number; held: number; oldestQueueId: string | null }> {
+    let due = 0;
+    let oldest: string | null = null;
+    for await (const key of this.due.keys()) {
+      due += 1;
+      const queueId = key.split(SEP)[1] ?? '';
+      if (oldest === null || queueId < oldest) {
+        oldest = queueId;
+      }
+    }
+    let held = 0;
+    for await (const record of this.heldRecipients()) {
+      held += 1;
+      if (oldest === null || record.queueId < oldest) {
+        oldest = record.queueId;
+      }
+    }
+    return { due, held, oldestQueueId: oldest };
+  }
+
+  /** Returns the operations that replace recipient records and their due entries, for a group commit. */
+  recipientUpdateOperations(updates: Array<{ before: RecipientRecord | null; after: RecipientRecord }>): QueueOperation[] {
+    return updates.flatMap(({ before, after }) => this.recipientOperations(before, after));
+  }
+
   private recipientOperations(before: RecipientRecord | null, after: RecipientRecord): QueueOperation[] {
     const operations: QueueOperation[] = [
       { type: 'put', sublevel: this.recipients, key: recipientKey(after.queueId, after.index), value: after },
@@ -146,6 +274,19 @@ export class QueueStore {
     }
     return operations;
   }
+}
+
+/**
+ * Returns the acceptance time (ms since the epoch) encoded in a queue id: its first 9 characters are
+ * the time in base 36 (see newQueueId). Returns null for an id that does not start that way.
+ */
+export function acceptanceTimeOf(queueId: string): number | null {
+  const prefix = queueId.slice(0, 9);
+  if (!/^[0-9A-Z]{9}$/.test(prefix)) {
+    return null;
+  }
+  const millis = Number.parseInt(prefix, 36);
+  return Number.isSafeInteger(millis) ? millis : null;
 }
 
 function recipientKey(queueId: string, index: number): string {
