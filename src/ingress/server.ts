@@ -13,6 +13,7 @@ import type { MessageRecord, QueueStore, RecipientRecord } from '../store/queue.
 import type { SuppressionEntry, SuppressionStore } from '../store/suppressions.js';
 import { suppressedEvent, suppressionRejectText } from '../suppression/notice.js';
 import { verifyPassword } from './auth.js';
+import { setGreetingDelay } from './greeting-delay.js';
 import { HeaderCapture } from './headers.js';
 
 /** What the SMTP listener needs from the rest of the relay. */
@@ -52,6 +53,7 @@ function smtpError(code: number, text: string): Error {
  */
 export function createIngress(deps: IngressDeps): Ingress {
   const { config, logger } = deps;
+  setGreetingDelay(config.listen.greetingDelay);
   const isAllowedClient = createAddressMatcher(config.clients.allow);
   const transactions = new Map<string, Transaction>();
   const tls = config.listen.tls;
