@@ -6,7 +6,11 @@ export type ApiErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'conflict'
   | 'queue_control_unavailable'
+  | 'webhooks_unavailable'
+  | 'metrics_unavailable'
   | 'internal_error';
 
 /** Every API error code with its HTTP status and what a client should do about it. */
@@ -33,11 +37,27 @@ export const API_ERRORS: Readonly<Record<ApiErrorCode, { status: number; descrip
   },
   payload_too_large: {
     status: 413,
-    description: 'The request body is larger than the 64 KiB limit.',
+    description: 'The request body is larger than the limit of the route: 64 KiB, or 10 MiB for a suppression import.',
+  },
+  unsupported_media_type: {
+    status: 415,
+    description: 'The Content-Type of the body is not one the route reads; the message lists the accepted types.',
+  },
+  conflict: {
+    status: 409,
+    description: 'The addressed entry is in a state that does not allow the action, e.g. confirming an entry that is not pending.',
   },
   queue_control_unavailable: {
     status: 503,
     description: 'The admin server runs without a connection to the delivery queue, so it cannot act on queued mail.',
+  },
+  webhooks_unavailable: {
+    status: 503,
+    description: 'The admin server runs without the webhook dispatcher, so it cannot register or list webhooks.',
+  },
+  metrics_unavailable: {
+    status: 503,
+    description: 'The admin server runs without the metrics registry, so GET /metrics has nothing to serve.',
   },
   internal_error: {
     status: 500,

@@ -3,6 +3,8 @@ import { ApiError } from './errors.js';
 
 /** Maximum size of a JSON request body in bytes (64 KiB); larger bodies get 413. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Maximum size of a suppression import body in bytes (10 MiB). */
+export const MAX_IMPORT_BYTES = 10 * 1024 * 1024;
 
 /** HTTP methods the admin API routes on. HEAD is served by the GET handler. */
 export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
@@ -12,6 +14,37 @@ export interface JsonResponse {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+}
+
+/** A response that is not JSON: CSV, plain text, Prometheus text, or a page asset. */
+export interface TextResponse {
+  kind: 'text';
+  status: number;
+  contentType: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Marks a response that the handler wrote itself, such as an event stream. */
+export interface StreamedResponse {
+  kind: 'streamed';
+  status: number;
+}
+
+/** Anything a route handler may return. */
+export type HandlerResult = JsonResponse | TextResponse | StreamedResponse;
+
+/** Writes a non-JSON response with the same no-store and nosniff headers as JSON responses. */
+export function sendText(res: ServerResponse, response: TextResponse): void {
+  res.statusCode = response.status;
+  res.setHeader('Content-Type', response.contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(response.body));
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  for (const [name, value] of Object.entries(response.headers ?? {})) {
+    res.setHeader(name, value);
+  }
+  res.end(response.body);
 }
 
 /**
@@ -41,19 +74,29 @@ export function errorResponse(error: ApiError): JsonResponse {
 }
 
 /**
- * Reads and parses a JSON request body of at most MAX_BODY_BYTES. Returns undefined for an empty body.
+ * Reads and parses a JSON request body of at most `maxBytes` (default MAX_BODY_BYTES). Returns
+ * undefined for an empty body.
  *
  * The Content-Type is not checked, because it would guard nothing: every route requires an
  * Authorization header, which a browser sends cross-origin only after a CORS preflight that this
  * server never grants. Not checking it also lets `curl -d` work, which labels JSON as a form.
  */
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > MAX_BODY_BYTES) {
-    throw tooLarge();
-  }
+export async function readJsonBody(req: IncomingMessage, maxBytes: number = MAX_BODY_BYTES): Promise<unknown> {
+  const text = await readTextBody(req, maxBytes);
+  return parseJsonText(text);
+}
 
-  const text = (await collectBody(req)).toString('utf8');
+/** Reads a request body of at most `maxBytes` as UTF-8 text; a larger body gets 413. */
+export async function readTextBody(req: IncomingMessage, maxBytes: number = MAX_BODY_BYTES): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > maxBytes) {
+    throw tooLarge(maxBytes);
+  }
+  return (await collectBody(req, maxBytes)).toString('utf8');
+}
+
+/** Parses a JSON body text. Returns undefined for an empty body and raises invalid_json for invalid JSON. */
+export function parseJsonText(text: string): unknown {
   if (text.trim() === '') {
     return undefined;
   }
@@ -69,17 +112,17 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
  * Collects the body, rejecting with 413 once it passes MAX_BODY_BYTES. It stops reading without
  * destroying the request, because destroying it would close the socket before the 413 is sent.
  */
-function collectBody(req: IncomingMessage): Promise<Buffer> {
+function collectBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
 
     const onData = (chunk: Buffer) => {
       received += chunk.length;
-      if (received > MAX_BODY_BYTES) {
+      if (received > maxBytes) {
         cleanup();
         req.pause();
-        reject(tooLarge());
+        reject(tooLarge(maxBytes));
         return;
       }
       chunks.push(chunk);
@@ -104,8 +147,8 @@ function collectBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function tooLarge(): ApiError {
-  return new ApiError('payload_too_large', `request body exceeds the limit of ${MAX_BODY_BYTES} bytes`);
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError('payload_too_large', `request body exceeds the limit of ${maxBytes} bytes`);
 }
 
 /**

@@ -1,13 +1,21 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 import { BearerAuth } from './auth.js';
 import { ApiError } from './errors.js';
 import { eventRoutes } from './event-routes.js';
-import { errorResponse, matchPath, sendJson, type JsonResponse, type Method } from './http.js';
+import { eventStreamRoutes } from './event-stream.js';
+import { historyRoutes } from './history-routes.js';
+import { errorResponse, matchPath, sendJson, sendText, type HandlerResult, type JsonResponse, type Method, type TextResponse } from './http.js';
+import { openApiDocument } from './openapi.js';
 import { queueRoutes } from './queue-routes.js';
+import { segmentRoutes } from './segment-routes.js';
 import { suppressionRoutes } from './suppression-routes.js';
+import { triageRoutes } from './triage-routes.js';
 import type { AdminDeps, Handler, Route } from './types.js';
+import { loadWebAssets } from './web.js';
+import { webhookRoutes } from './webhook-routes.js';
 
 export type { AdminDeps, QueueControl } from './types.js';
 export { loadOrCreateToken } from './token.js';
@@ -32,10 +40,15 @@ export interface AdminServer {
 export function createAdminServer(deps: AdminDeps): AdminServer {
   const logger = deps.logger;
   const auth = new BearerAuth(deps.token, logger);
-  const routes: Route[] = [...eventRoutes(deps), ...suppressionRoutes(deps), ...queueRoutes(deps)];
+  const streams = new Set<() => void>();
+  const routes = buildRoutes(deps, streams);
+  const assets = loadWebAssets();
+  if (assets === null) {
+    logger.warn('web page files not found next to the admin module or in src/admin/web; GET / returns 404');
+  }
 
   const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS }, (req, res) => {
-    handle(req, res, routes, auth, logger).catch((error: unknown) => {
+    handle(req, res, { routes, auth, logger, assets }).catch((error: unknown) => {
       logger.error({ err: error, method: req.method, path: req.url?.split('?')[0] }, 'admin response failed');
       res.destroy();
     });
@@ -59,6 +72,10 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
           resolve();
           return;
         }
+        // Event streams never end by themselves, so they are ended first.
+        for (const close of [...streams]) {
+          close();
+        }
         const timer = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
         timer.unref();
         server.close((error) => {
@@ -75,16 +92,59 @@ export function createAdminServer(deps: AdminDeps): AdminServer {
   };
 }
 
+/**
+ * Returns every route of the admin API with its handlers, in matching order: literal paths such as
+ * /api/suppressions/export come before the patterns that would also match them.
+ */
+export function buildRoutes(deps: AdminDeps, streams: Set<() => void> = new Set()): Route[] {
+  const routes: Route[] = [
+    ...eventStreamRoutes(deps, streams),
+    ...eventRoutes(deps),
+    ...historyRoutes(deps),
+    ...segmentRoutes(deps),
+    ...triageRoutes(deps),
+    ...suppressionRoutes(deps),
+    ...queueRoutes(deps),
+    ...webhookRoutes(deps),
+    {
+      pattern: '/metrics',
+      handlers: {
+        GET: async () => {
+          if (!deps.metrics) {
+            throw new ApiError('metrics_unavailable', 'this admin server runs without the metrics registry');
+          }
+          return { kind: 'text', status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: await deps.metrics.render() };
+        },
+      },
+    },
+    {
+      pattern: '/api/openapi.json',
+      handlers: {
+        GET: async () => ({ status: 200, body: openApiDocument() }),
+      },
+    },
+  ];
+  return routes;
+}
+
+interface ServerState {
+  routes: Route[];
+  auth: BearerAuth;
+  logger: Logger;
+  assets: Map<string, TextResponse> | null;
+}
+
 /** Serves one request: authentication, routing, the handler, and one debug log line. */
-async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], auth: BearerAuth, logger: Logger) {
+async function handle(req: IncomingMessage, res: ServerResponse, state: ServerState) {
+  const { logger } = state;
   const started = performance.now();
   const url = new URL(req.url ?? '/', 'http://admin.invalid');
   const method = req.method ?? 'GET';
   const ip = req.socket.remoteAddress ?? 'unknown';
 
-  let response: JsonResponse;
+  let response: HandlerResult;
   try {
-    response = await dispatch(req, url, method, ip, routes, auth);
+    response = await dispatch(req, res, url, method, ip, state);
   } catch (error) {
     if (error instanceof ApiError) {
       response = errorResponse(error);
@@ -94,7 +154,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
     }
   }
 
-  if (!res.headersSent) {
+  if ('kind' in response) {
+    if (response.kind === 'text' && !res.headersSent) {
+      sendText(res, response);
+    }
+  } else if (!res.headersSent) {
     sendJson(res, response);
   }
   // Only the path is logged: the query may carry a removal note, and headers carry the token.
@@ -106,17 +170,27 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
 
 async function dispatch(
   req: IncomingMessage,
+  res: ServerResponse,
   url: URL,
   method: string,
   ip: string,
-  routes: Route[],
-  auth: BearerAuth,
-): Promise<JsonResponse> {
+  state: ServerState,
+): Promise<HandlerResult> {
+  const { routes, auth } = state;
   if (url.pathname === '/healthz') {
     if (method !== 'GET' && method !== 'HEAD') {
       return methodNotAllowed(method, ['GET']);
     }
     return { status: 200, body: { status: 'ok' } };
+  }
+
+  // The page and its assets contain no data, so they are served without the token; every /api call needs it.
+  const asset = state.assets?.get(url.pathname);
+  if (asset) {
+    if (method !== 'GET' && method !== 'HEAD') {
+      return methodNotAllowed(method, ['GET']);
+    }
+    return asset;
   }
 
   // Authentication comes before routing, so a client without the token learns nothing about the routes.
@@ -140,7 +214,7 @@ async function dispatch(
     if (!handler) {
       return methodNotAllowed(method, Object.keys(route.handlers));
     }
-    return handler({ req, query: url.searchParams, params });
+    return handler({ req, res, query: url.searchParams, params });
   }
 
   throw new ApiError('not_found', `no route for ${url.pathname}`);

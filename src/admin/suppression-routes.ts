@@ -1,7 +1,18 @@
 import { z } from 'zod';
+import type { SuppressionEntry, SuppressionQuery } from '../store/suppressions.js';
 import { ApiError, invalidParameter } from './errors.js';
-import { decodeSegment, readJsonBody } from './http.js';
-import { checkParameterNames, limitParameter, patternParameter, stringParameter, validateAddress } from './params.js';
+import { EVENT_CURSOR_FORM, EVENT_ID } from './event-routes.js';
+import { decodeSegment, MAX_IMPORT_BYTES, parseJsonText, readJsonBody, readTextBody } from './http.js';
+import {
+  checkParameterNames,
+  enumParameter,
+  limitParameter,
+  patternParameter,
+  stringParameter,
+  timeParameter,
+  validateAddress,
+} from './params.js';
+import { formatCsv, ImportError, parseCsv, rowsFromCsv, rowsFromJson } from './suppression-transfer.js';
 import type { AdminDeps, RequestContext, Route } from './types.js';
 
 /** Page size of GET /api/suppressions when `limit` is absent. */
@@ -11,7 +22,16 @@ export const MAX_SUPPRESSION_LIMIT = 1000;
 /** Audit actor recorded when a request names none. */
 export const DEFAULT_ACTOR = 'admin-api';
 
+/** Page size of GET /api/audit when `limit` is absent. */
+export const DEFAULT_AUDIT_LIMIT = 100;
+/** Largest accepted `limit` of GET /api/audit. */
+export const MAX_AUDIT_LIMIT = 1000;
+
 const MAX_NOTE_LENGTH = 2000;
+const ORIGINS = ['delivery', 'dsn', 'manual'] as const;
+const STATUSES = ['active', 'pending'] as const;
+/** Filter parameters of the listing and the export. */
+const LIST_FILTERS = ['domain', 'reason', 'origin', 'status', 'olderThan', 'newerThan'] as const;
 const MAX_REASON_LENGTH = 100;
 const MAX_ACTOR_LENGTH = 100;
 const DOMAIN = /^[^\s@/]{1,255}$/;
@@ -57,7 +77,21 @@ const deleteBodySchema = z
   })
   .strict();
 
-/** Builds the suppression list routes: listing, lookup with audit trail, manual add and removal. */
+const reviewBodySchema = z
+  .object({
+    note: z
+      .string({ error: 'note must be a string' })
+      .trim()
+      .max(MAX_NOTE_LENGTH, { error: `note must be at most ${MAX_NOTE_LENGTH} characters` })
+      .optional(),
+    actor: actorSchema.optional(),
+  })
+  .strict();
+
+/**
+ * Builds the suppression list routes: listing, export and import, lookup with audit trail, manual
+ * add and removal, review of pending entries, and the audit log of the whole list.
+ */
 export function suppressionRoutes(deps: AdminDeps): Route[] {
   const { suppressions } = deps;
 
@@ -66,14 +100,123 @@ export function suppressionRoutes(deps: AdminDeps): Route[] {
       pattern: '/api/suppressions',
       handlers: {
         GET: async ({ query }) => {
-          checkParameterNames(query, ['domain', 'reason', 'limit', 'after']);
+          checkParameterNames(query, [...LIST_FILTERS, 'limit', 'after']);
           const page = await suppressions.list({
-            domain: patternParameter(query, 'domain', DOMAIN, 'a domain such as example.com'),
-            reason: stringParameter(query, 'reason'),
+            ...listFilters(query),
             after: stringParameter(query, 'after'),
             limit: limitParameter(query, DEFAULT_SUPPRESSION_LIMIT, MAX_SUPPRESSION_LIMIT),
           });
           return { status: 200, body: { suppressions: page.suppressions, next: page.next } };
+        },
+      },
+    },
+    {
+      pattern: '/api/suppressions/export',
+      handlers: {
+        GET: async ({ query }) => {
+          checkParameterNames(query, [...LIST_FILTERS, 'format']);
+          const format = enumParameter(query, 'format', ['json', 'csv'] as const) ?? 'json';
+          const filters = listFilters(query);
+          const entries: SuppressionEntry[] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await suppressions.list({ ...filters, after, limit: 10_000 });
+            entries.push(...page.suppressions);
+            if (page.next === null) {
+              break;
+            }
+            after = page.next;
+          }
+          const stamp = new Date().toISOString().slice(0, 10);
+          if (format === 'csv') {
+            return {
+              kind: 'text',
+              status: 200,
+              contentType: 'text/csv; charset=utf-8',
+              body: formatCsv(entries),
+              headers: { 'Content-Disposition': `attachment; filename="suppressions-${stamp}.csv"` },
+            };
+          }
+          return {
+            status: 200,
+            body: { exportedAt: new Date().toISOString(), count: entries.length, suppressions: entries },
+            headers: { 'Content-Disposition': `attachment; filename="suppressions-${stamp}.json"` },
+          };
+        },
+      },
+    },
+    {
+      pattern: '/api/suppressions/import',
+      handlers: {
+        POST: async ({ req, query }) => {
+          checkParameterNames(query, ['format', 'actor']);
+          const declared = enumParameter(query, 'format', ['json', 'csv'] as const) ?? formatFromContentType(req.headers['content-type']);
+          const actor = actorFromQuery(query) ?? DEFAULT_ACTOR;
+          const text = await readTextBody(req, MAX_IMPORT_BYTES);
+          const format = declared === 'sniff' ? (/^\s*[[{]/.test(text) ? 'json' : 'csv') : declared;
+          let rows;
+          try {
+            rows = format === 'csv' ? rowsFromCsv(parseCsv(text)) : rowsFromJson(parseJsonText(text) ?? null);
+          } catch (error) {
+            if (error instanceof ImportError) {
+              throw new ApiError('invalid_parameter', error.message, { field: 'body', extra: { errors: error.errors } });
+            }
+            throw error;
+          }
+          const result = await suppressions.importEntries(rows, actor);
+          deps.logger.info({ rows: rows.length, ...result, actor }, 'suppressions imported');
+          return { status: 200, body: { imported: rows.length, ...result } };
+        },
+      },
+    },
+    {
+      pattern: '/api/audit',
+      handlers: {
+        GET: async ({ query }) => {
+          checkParameterNames(query, ['since', 'before', 'limit']);
+          const page = await suppressions.auditLog({
+            since: timeParameter(query, 'since'),
+            before: patternParameter(query, 'before', EVENT_ID, EVENT_CURSOR_FORM),
+            limit: limitParameter(query, DEFAULT_AUDIT_LIMIT, MAX_AUDIT_LIMIT),
+          });
+          return { status: 200, body: page };
+        },
+      },
+    },
+    {
+      pattern: '/api/suppressions/:address/confirm',
+      handlers: {
+        POST: async (context) => {
+          checkParameterNames(context.query, []);
+          const address = pathAddress(context);
+          const body = parseBody(reviewBodySchema, await readJsonBody(context.req));
+          const result = await suppressions.confirm(address, body.note || null, body.actor ?? DEFAULT_ACTOR);
+          if (!result) {
+            throw new ApiError('not_found', `${suppressions.key(address)} is not on the suppression list`);
+          }
+          if (!result.changed) {
+            throw new ApiError('conflict', `${result.entry.address} is already active; only pending entries can be confirmed`);
+          }
+          return { status: 200, body: result.entry };
+        },
+      },
+    },
+    {
+      pattern: '/api/suppressions/:address/discard',
+      handlers: {
+        POST: async (context) => {
+          checkParameterNames(context.query, []);
+          const address = pathAddress(context);
+          const body = parseBody(reviewBodySchema, await readJsonBody(context.req));
+          const note = removalNote(body.note, null);
+          const result = await suppressions.discard(address, note, body.actor ?? DEFAULT_ACTOR);
+          if (result === null) {
+            throw new ApiError('not_found', `${suppressions.key(address)} is not on the suppression list`);
+          }
+          if (result === 'active') {
+            throw new ApiError('conflict', `${suppressions.key(address)} is active, not pending; remove it with DELETE /api/suppressions/{address}`);
+          }
+          return { status: 200, body: result };
         },
       },
     },
@@ -122,6 +265,55 @@ export function suppressionRoutes(deps: AdminDeps): Route[] {
       },
     },
   ];
+}
+
+/** Reads the filters shared by the listing and the export. */
+function listFilters(query: URLSearchParams): Omit<SuppressionQuery, 'limit'> {
+  const olderThan = ageParameter(query, 'olderThan');
+  const newerThan = ageParameter(query, 'newerThan');
+  if (olderThan !== undefined && newerThan !== undefined && newerThan >= olderThan) {
+    throw invalidParameter('newerThan', 'newerThan must be earlier than olderThan, or the listing is empty');
+  }
+  return {
+    domain: patternParameter(query, 'domain', DOMAIN, 'a domain such as example.com'),
+    reason: stringParameter(query, 'reason'),
+    origin: enumParameter(query, 'origin', ORIGINS),
+    status: enumParameter(query, 'status', STATUSES),
+    olderThan,
+    newerThan,
+  };
+}
+
+// An age such as "90m", "24h" or "7d", counted back from now.
+const AGE = /^(\d{1,6})([smhd])$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Reads an age bound: a span back from now ("7d", "24h") or a time (ms since the epoch or ISO-8601). */
+function ageParameter(query: URLSearchParams, name: string): number | undefined {
+  const match = AGE.exec(query.get(name)?.trim() ?? '');
+  if (match) {
+    return Date.now() - Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
+  }
+  return timeParameter(query, name);
+}
+
+/**
+ * Picks the import format from the Content-Type: CSV for text/csv, JSON for application/json. A
+ * body sent without a specific type (none, text/plain, or the form type that `curl -d` sets) is JSON
+ * when it starts with "[" or "{", else CSV.
+ */
+function formatFromContentType(contentType: string | undefined): 'csv' | 'json' | 'sniff' {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'text/csv') {
+    return 'csv';
+  }
+  if (type === 'application/json') {
+    return 'json';
+  }
+  if (type === '' || type === 'text/plain' || type === 'application/x-www-form-urlencoded') {
+    return 'sniff';
+  }
+  throw new ApiError('unsupported_media_type', `cannot import Content-Type "${type}": send text/csv or application/json, or set ?format=csv|json`);
 }
 
 function pathAddress(context: RequestContext): string {

@@ -124,6 +124,79 @@ export class AdminClient {
     return (await this.request('POST', path)).body as { queueId: string; scheduled: boolean };
   }
 
+  /** Sends a GET and returns the parsed JSON body; for the routes without a dedicated method. */
+  async get<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
+    return (await this.request('GET', path, { query })).body as T;
+  }
+
+  /** Sends a request with a JSON body (or none) and returns the parsed JSON body. */
+  async send<T>(method: string, path: string, body?: unknown, query: Record<string, string | undefined> = {}): Promise<T> {
+    return (await this.request(method, path, { query, body })).body as T;
+  }
+
+  /**
+   * Sends one request whose response is not JSON (CSV, plain text), or whose body is text of another
+   * type, and returns the response text of a 2xx response.
+   */
+  async requestText(
+    method: string,
+    path: string,
+    options: { query?: Record<string, string | undefined>; body?: string; contentType?: string; accept?: string } = {},
+  ): Promise<{ status: number; text: string; body: unknown }> {
+    const response = await this.fetch(method, path, options.query ?? {}, options.body, options.contentType ?? 'application/json', options.accept ?? '*/*');
+    const text = await response.text();
+    if (response.ok) {
+      return { status: response.status, text, body: parseJson(text) };
+    }
+    throw this.responseError(response.status, parseJson(text));
+  }
+
+  /**
+   * Opens GET /api/events/stream and calls `onEvent` for each event until `signal` aborts or the
+   * server ends the stream. Resolves when the stream ends.
+   */
+  async stream(query: Record<string, string | undefined>, onEvent: (event: DeliveryEvent) => boolean | void, signal?: AbortSignal): Promise<void> {
+    const url = this.url('/api/events/stream', query);
+    let response: Response;
+    try {
+      response = await fetch(url, { headers: { Authorization: `Bearer ${this.token}`, Accept: 'text/event-stream' }, signal });
+    } catch (error) {
+      if (signal?.aborted) {
+        return;
+      }
+      throw new AdminApiError(`cannot reach the admin API at ${this.baseUrl}: ${describeNetworkError(error)}`, { cause: error });
+    }
+    if (!response.ok || !response.body) {
+      throw this.responseError(response.status, parseJson(await response.text()));
+    }
+
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((line) => line.startsWith('data:'))
+            .map((line) => line.slice(5).trimStart())
+            .join('\n');
+          if (data !== '' && onEvent(JSON.parse(data) as DeliveryEvent) === false) {
+            return;
+          }
+          end = buffer.indexOf('\n\n');
+        }
+      }
+    } catch (error) {
+      if (!signal?.aborted) {
+        throw new AdminApiError(`the event stream from ${this.baseUrl} broke off: ${describeNetworkError(error)}`, { cause: error });
+      }
+    }
+  }
+
   /**
    * Sends one request and returns the status and parsed JSON body of a 2xx response.
    * NOTE: the body is trusted to have the documented shape; only its being a JSON object is checked.
@@ -133,35 +206,42 @@ export class AdminClient {
     path: string,
     options: { query?: Record<string, string | undefined>; body?: unknown } = {},
   ): Promise<{ status: number; body: unknown }> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const response = await this.fetch(method, path, options.query ?? {}, body, 'application/json', 'application/json');
+    const parsed = await readJson(response);
+    if (response.ok && isObject(parsed)) {
+      return { status: response.status, body: parsed };
+    }
+    throw this.responseError(response.status, parsed);
+  }
+
+  private url(path: string, query: Record<string, string | undefined>): URL {
     const url = new URL(`${this.baseUrl}${path}`);
-    for (const [name, value] of Object.entries(options.query ?? {})) {
+    for (const [name, value] of Object.entries(query)) {
       if (value !== undefined) {
         url.searchParams.set(name, value);
       }
     }
+    return url;
+  }
 
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: 'application/json' };
-    if (options.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
+  private async fetch(
+    method: string,
+    path: string,
+    query: Record<string, string | undefined>,
+    body: string | undefined,
+    contentType: string,
+    accept: string,
+  ): Promise<Response> {
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: accept };
+    if (body !== undefined) {
+      headers['Content-Type'] = contentType;
     }
-
-    let response: Response;
     try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
+      return await fetch(this.url(path, query), { method, headers, body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (error) {
       throw new AdminApiError(`cannot reach the admin API at ${this.baseUrl}: ${describeNetworkError(error)}`, { cause: error });
     }
-
-    const body = await readJson(response);
-    if (response.ok && isObject(body)) {
-      return { status: response.status, body };
-    }
-    throw this.responseError(response.status, body);
   }
 
   private responseError(status: number, body: unknown): AdminApiError {
@@ -266,7 +346,10 @@ function describeNetworkError(error: unknown): string {
 }
 
 async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
+  return parseJson(await response.text());
+}
+
+function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {

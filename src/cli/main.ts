@@ -5,10 +5,20 @@ import { BouncegateError } from '../core/errors.js';
 import { AdminClient, resolveAdminTarget } from './admin-client.js';
 import { eventsCommand } from './commands/events.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIo, UsageError, type CliIo, type GlobalOptions } from './commands/io.js';
-import { queueListCommand, queueRetryCommand } from './commands/queue.js';
+import { escalateCommand, historyCommand, segmentsCommand, triageCommand } from './commands/insights.js';
+import {
+  queueDeleteCommand,
+  queueHoldCommand,
+  queueListCommand,
+  queueReleaseCommand,
+  queueRetryCommand,
+  queueSummaryCommand,
+} from './commands/queue.js';
 import { GLOBAL_OPTIONS, parseCommandLine, parseLeadingGlobals, type CommandSpec } from './commands/spec.js';
 import { startCommand } from './commands/start.js';
 import { suppressCommands } from './commands/suppress.js';
+import { tailCommand } from './commands/tail.js';
+import { webhooksAddCommand, webhooksListCommand, webhooksRemoveCommand } from './commands/webhooks.js';
 
 const MAIN_USAGE = '[--config PATH] [--admin-url URL] [--token TOKEN] COMMAND [options]';
 
@@ -40,10 +50,25 @@ const EXTERNAL_COMMANDS = new Map<string, ExternalCommand>(
 /** Commands that take a subcommand as their next word; `default` runs when none is given. */
 const GROUPS = new Map<string, { subcommands: CommandSpec[]; default?: CommandSpec }>([
   ['suppress', { subcommands: suppressCommands }],
-  ['queue', { subcommands: [queueRetryCommand], default: queueListCommand }],
+  [
+    'queue',
+    {
+      subcommands: [queueSummaryCommand, queueRetryCommand, queueHoldCommand, queueReleaseCommand, queueDeleteCommand],
+      default: queueListCommand,
+    },
+  ],
+  ['webhooks', { subcommands: [webhooksAddCommand, webhooksRemoveCommand], default: webhooksListCommand }],
 ]);
 
-const SIMPLE_COMMANDS: CommandSpec[] = [startCommand, eventsCommand];
+const SIMPLE_COMMANDS: CommandSpec[] = [
+  startCommand,
+  eventsCommand,
+  historyCommand,
+  segmentsCommand,
+  triageCommand,
+  escalateCommand,
+  tailCommand,
+];
 
 /**
  * Runs the bouncegate CLI with the arguments after the program name and returns the exit code:

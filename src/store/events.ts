@@ -1,7 +1,21 @@
+import type { Logger } from 'pino';
 import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
 import { eventIdFloor, newEventId } from '../core/ids.js';
-import type { Action, DeliveryEvent } from '../core/types.js';
+import type { Action, DeliveryEvent, Stage } from '../core/types.js';
 import { HIGH, SEP, type Database } from './db.js';
+import {
+  addCounts,
+  emptyCounts,
+  hourKey,
+  rollupEntries,
+  ROLLUP_DIMENSIONS,
+  type ActionCounts,
+  type RollupDimension,
+  type SegmentRow,
+  type TimelineBucket,
+} from './rollups.js';
+
+export { ROLLUP_DIMENSIONS, type ActionCounts, type RollupDimension, type SegmentRow, type TimelineBucket } from './rollups.js';
 
 /** An event before the store assigns its id. */
 export type NewEvent = Omit<DeliveryEvent, 'id'>;
@@ -13,10 +27,15 @@ export interface EventQuery {
   queueId?: string;
   action?: Action;
   mx?: string;
+  /** IP address of the remote MTA. */
+  remoteIp?: string;
   code?: number;
   enhancedCode?: string;
   reason?: string;
   campaign?: string;
+  /** Submission source: matches the client IP or the AUTH user of the submission. */
+  source?: string;
+  stage?: Stage;
   /** Inclusive lower bound, ms since the epoch. */
   since?: number;
   /** Exclusive upper bound, ms since the epoch. */
@@ -32,17 +51,50 @@ export interface EventPage {
   next: string | null;
 }
 
-type Index = 'rcpt' | 'domain' | 'queue';
+/** A query of the hourly rollups: one dimension over a time range. */
+export interface RollupQuery {
+  dimension: RollupDimension;
+  /** Inclusive lower bound, ms since the epoch; rounded down to the hour. */
+  since: number;
+  /** Exclusive upper bound, ms since the epoch; rounded up to the hour. */
+  until: number;
+}
+
+type Index = 'rcpt' | 'domain' | 'queue' | 'mx' | 'reason' | 'campaign' | 'source';
+
+/** Version of the index and rollup layout; stores written by older versions are backfilled. */
+const INDEX_VERSION = 2;
+const META_VERSION_KEY = 'events-index-version';
+const META_BACKFILL_CURSOR_KEY = 'events-backfill-cursor';
+const META_BACKFILL_BOUNDARY_KEY = 'events-backfill-boundary';
+/** Events read per backfill batch. */
+const BACKFILL_BATCH = 500;
+/** Rollup counters kept in memory, so appends to busy hours and values read nothing from disk. */
+const ROLLUP_CACHE_SIZE = 10_000;
+const HOUR_MS = 3_600_000;
 
 /**
- * Stores delivery events in time order, with secondary indexes by normalised recipient, recipient
- * domain and queue id so that a recipient's or a domain's history is a range scan, not a full scan.
+ * Stores delivery events in time order, with secondary indexes (`<value>\0<event id>`, so each index
+ * is time-ordered per value) by normalised recipient, recipient domain, queue id, MX host, reason,
+ * campaign and submission source. A filtered query is a range scan of one index, not a full scan.
+ * Each append also updates per-hour counters by action (`<hour>\0<dimension>\0<value>`), which
+ * segment and timeline queries read instead of the events.
  */
 export class EventStore {
   private readonly events;
   private readonly indexes;
+  private readonly rollups;
+  private readonly meta;
   private readonly normalize: NormalizeOptions;
   private readonly listeners = new Set<(event: DeliveryEvent) => void>();
+  /** Serialises writes, because rollup counters are read, added to and written back. */
+  private writeChain: Promise<unknown> = Promise.resolve();
+  private prepared: Promise<void> | null = null;
+  /**
+   * Recently written rollup counters, oldest first. Every counter write goes through this class
+   * under `writeChain`, so a cached value is always the stored one.
+   */
+  private readonly rollupCache = new Map<string, ActionCounts>();
 
   constructor(db: Database, normalize: NormalizeOptions) {
     this.events = db.sublevel<DeliveryEvent>('events');
@@ -50,7 +102,13 @@ export class EventStore {
       rcpt: db.sublevel<string>('events-by-recipient'),
       domain: db.sublevel<string>('events-by-domain'),
       queue: db.sublevel<string>('events-by-queue'),
+      mx: db.sublevel<string>('events-by-mx'),
+      reason: db.sublevel<string>('events-by-reason'),
+      campaign: db.sublevel<string>('events-by-campaign'),
+      source: db.sublevel<string>('events-by-source'),
     };
+    this.rollups = db.sublevel<ActionCounts>('event-rollups');
+    this.meta = db.sublevel<unknown>('events-meta');
     this.normalize = normalize;
   }
 
@@ -59,18 +117,18 @@ export class EventStore {
     if (items.length === 0) {
       return [];
     }
-    const stored: DeliveryEvent[] = [];
-    const operations = [];
-    for (const item of items) {
-      const event: DeliveryEvent = { id: newEventId(Date.parse(item.time) || Date.now()), ...item };
-      stored.push(event);
-      operations.push({ type: 'put' as const, sublevel: this.events, key: event.id, value: event });
-      for (const [index, value] of this.indexKeys(event)) {
-        operations.push({ type: 'put' as const, sublevel: this.indexes[index], key: `${value}${SEP}${event.id}`, value: '' });
+    const stored: DeliveryEvent[] = items.map((item) => ({ id: newEventId(Date.parse(item.time) || Date.now()), ...item }));
+    await this.serialized(async () => {
+      await this.prepare();
+      const operations: unknown[] = [];
+      for (const event of stored) {
+        operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
+        operations.push(...this.indexOperations(event, 'all'));
       }
-    }
-    // The sublevel batch form keeps every index entry in the same atomic write as its event.
-    await this.events.db.batch(operations as never);
+      operations.push(...(await this.rollupOperations(stored)));
+      // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
+      await this.writeBatch(operations);
+    });
     for (const event of stored) {
       for (const listener of this.listeners) {
         listener(event);
@@ -95,7 +153,7 @@ export class EventStore {
 
     const events: DeliveryEvent[] = [];
     for await (const event of this.scan(query, low, high)) {
-      if (!matches(event, query)) {
+      if (!this.matches(event, query)) {
         continue;
       }
       if (events.length === query.limit) {
@@ -104,6 +162,119 @@ export class EventStore {
       events.push(event);
     }
     return { events, next: null };
+  }
+
+  /** Returns one event by id, or null. */
+  async get(id: string): Promise<DeliveryEvent | null> {
+    return (await this.events.get(id)) ?? null;
+  }
+
+  /** Returns the id of the newest event, or null when the store is empty. */
+  async latestId(): Promise<string | null> {
+    for await (const key of this.events.keys({ reverse: true, limit: 1 })) {
+      return key;
+    }
+    return null;
+  }
+
+  /** Iterates events with ids after `afterId`, oldest first (used to catch up after a restart). */
+  async *eventsAfter(afterId: string): AsyncGenerator<DeliveryEvent> {
+    for await (const event of this.events.values({ gt: afterId })) {
+      yield event;
+    }
+  }
+
+  /**
+   * Sums the hourly counters of one dimension over a time range, by value. The range is widened to
+   * whole hours: `since` is rounded down and `until` up.
+   */
+  async segments(query: RollupQuery): Promise<SegmentRow[]> {
+    const totals = new Map<string, ActionCounts>();
+    for (const hour of hoursBetween(query.since, query.until)) {
+      const prefix = `${hour}${SEP}${query.dimension}${SEP}`;
+      for await (const [key, counts] of this.rollups.iterator({ gte: prefix, lt: `${prefix}${HIGH}` })) {
+        const value = key.slice(prefix.length);
+        totals.set(value, addCounts(totals.get(value) ?? emptyCounts(), counts));
+      }
+    }
+    return [...totals].map(([value, counts]) => ({ value, ...counts }));
+  }
+
+  /** Returns the hourly counters of one dimension over a time range, oldest hour first. */
+  async timeline(query: RollupQuery): Promise<TimelineBucket[]> {
+    const buckets: TimelineBucket[] = [];
+    for (const hour of hoursBetween(query.since, query.until)) {
+      const prefix = `${hour}${SEP}${query.dimension}${SEP}`;
+      const values: Record<string, ActionCounts> = {};
+      for await (const [key, counts] of this.rollups.iterator({ gte: prefix, lt: `${prefix}${HIGH}` })) {
+        values[key.slice(prefix.length)] = counts;
+      }
+      buckets.push({ hour: `${hour}:00:00.000Z`, values });
+    }
+    return buckets;
+  }
+
+  /**
+   * Brings indexes and rollups of a store written by an older version up to date: writes the MX,
+   * reason, campaign and source index entries and the hourly counters of every event that existed
+   * before this version wrote its first event. Progress is stored with each batch, so a restart
+   * resumes where it stopped instead of counting events twice. Appends may run at the same time.
+   */
+  async backfill(logger?: Logger): Promise<number> {
+    await this.serialized(() => this.prepare());
+    if ((await this.meta.get(META_VERSION_KEY)) === INDEX_VERSION) {
+      return 0;
+    }
+    const boundary = ((await this.meta.get(META_BACKFILL_BOUNDARY_KEY)) as string | undefined) ?? '';
+    let cursor = ((await this.meta.get(META_BACKFILL_CURSOR_KEY)) as string | undefined) ?? '';
+    let processed = 0;
+
+    for (;;) {
+      const batch: DeliveryEvent[] = [];
+      for await (const event of this.events.values({ gt: cursor, lte: boundary, limit: BACKFILL_BATCH })) {
+        batch.push(event);
+      }
+      if (batch.length === 0) {
+        break;
+      }
+      cursor = batch[batch.length - 1]?.id ?? cursor;
+      const nextCursor = cursor;
+      await this.serialized(async () => {
+        const operations: unknown[] = batch.flatMap((event) => this.indexOperations(event, 'added-in-v2'));
+        operations.push(...(await this.rollupOperations(batch)));
+        operations.push({ type: 'put', sublevel: this.meta, key: META_BACKFILL_CURSOR_KEY, value: nextCursor });
+        await this.writeBatch(operations);
+      });
+      processed += batch.length;
+    }
+
+    await this.meta.put(META_VERSION_KEY, INDEX_VERSION);
+    if (processed > 0) {
+      logger?.info({ events: processed }, 'event indexes and hourly rollups backfilled');
+    }
+    return processed;
+  }
+
+  /**
+   * Records, before this version writes its first event, the newest event id of an older store:
+   * events up to it lack the version 2 indexes and counters, later ones carry them.
+   */
+  private prepare(): Promise<void> {
+    this.prepared ??= (async () => {
+      if ((await this.meta.get(META_VERSION_KEY)) === INDEX_VERSION) {
+        return;
+      }
+      if ((await this.meta.get(META_BACKFILL_BOUNDARY_KEY)) === undefined) {
+        await this.meta.put(META_BACKFILL_BOUNDARY_KEY, (await this.latestId()) ?? '');
+      }
+    })();
+    return this.prepared;
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.writeChain.then(work, work);
+    this.writeChain = result.catch(() => undefined);
+    return result;
   }
 
   private async *scan(query: EventQuery, low: string, high: string): AsyncGenerator<DeliveryEvent> {
@@ -126,6 +297,7 @@ export class EventStore {
     }
   }
 
+  /** Picks the index that is likely to match the fewest events: a recipient before a whole domain, and so on. */
   private chooseIndex(query: EventQuery): [Index, string] | null {
     if (query.recipient) {
       return ['rcpt', normalizeAddress(query.recipient, this.normalize)];
@@ -136,6 +308,18 @@ export class EventStore {
     if (query.domain) {
       return ['domain', domainOf(`x@${query.domain}`)];
     }
+    if (query.mx) {
+      return ['mx', indexValue(query.mx.toLowerCase())];
+    }
+    if (query.campaign) {
+      return ['campaign', indexValue(query.campaign)];
+    }
+    if (query.source) {
+      return ['source', indexValue(query.source)];
+    }
+    if (query.reason) {
+      return ['reason', indexValue(query.reason)];
+    }
     return null;
   }
 
@@ -145,18 +329,112 @@ export class EventStore {
       keys.push(['rcpt', normalizeAddress(event.recipient, this.normalize)]);
       keys.push(['domain', domainOf(event.recipient)]);
     }
-    return keys;
+    return keys.concat(addedIndexKeys(event));
+  }
+
+  private indexOperations(event: DeliveryEvent, which: 'all' | 'added-in-v2'): unknown[] {
+    const keys = which === 'all' ? this.indexKeys(event) : addedIndexKeys(event);
+    return keys.map(([index, value]) => ({
+      type: 'put',
+      sublevel: this.indexes[index],
+      key: `${indexValue(value)}${SEP}${event.id}`,
+      value: '',
+    }));
+  }
+
+  /** Reads the counters the events touch and returns the puts that add the events to them. */
+  private async rollupOperations(events: DeliveryEvent[]): Promise<unknown[]> {
+    const deltas = new Map<string, ActionCounts>();
+    for (const event of events) {
+      for (const key of rollupEntries(event)) {
+        const counts = deltas.get(key) ?? emptyCounts();
+        counts[event.action] += 1;
+        deltas.set(key, counts);
+      }
+    }
+    const keys = [...deltas.keys()];
+    const missing = keys.filter((key) => !this.rollupCache.has(key));
+    const loaded = missing.length === 0 ? [] : await this.rollups.getMany(missing);
+    const stored = new Map(missing.map((key, position) => [key, loaded[position] ?? emptyCounts()]));
+
+    return keys.map((key) => {
+      const value = addCounts(this.rollupCache.get(key) ?? stored.get(key) ?? emptyCounts(), deltas.get(key) ?? emptyCounts());
+      this.remember(key, value);
+      return { type: 'put', sublevel: this.rollups, key, value };
+    });
+  }
+
+  /** Writes a batch; after a failed write the counter cache may hold unwritten values, so it is cleared. */
+  private async writeBatch(operations: unknown[]): Promise<void> {
+    try {
+      await this.events.db.batch(operations as never);
+    } catch (error) {
+      this.rollupCache.clear();
+      throw error;
+    }
+  }
+
+  /** Caches a counter as the newest entry, dropping the oldest beyond ROLLUP_CACHE_SIZE. */
+  private remember(key: string, value: ActionCounts): void {
+    this.rollupCache.delete(key);
+    this.rollupCache.set(key, value);
+    if (this.rollupCache.size > ROLLUP_CACHE_SIZE) {
+      const oldest = this.rollupCache.keys().next().value;
+      if (oldest !== undefined) {
+        this.rollupCache.delete(oldest);
+      }
+    }
+  }
+
+  /** Checks whether an event passes every filter of a query, apart from the time bounds, cursor and limit. */
+  matches(event: DeliveryEvent, query: Omit<EventQuery, 'limit'>): boolean {
+    if (query.action && event.action !== query.action) return false;
+    if (query.mx && event.mx?.toLowerCase() !== query.mx.toLowerCase()) return false;
+    if (query.remoteIp && event.remoteIp !== query.remoteIp) return false;
+    if (query.code !== undefined && event.code !== query.code) return false;
+    if (query.enhancedCode && event.enhancedCode !== query.enhancedCode) return false;
+    if (query.reason && event.reason !== query.reason) return false;
+    if (query.campaign && event.campaign !== query.campaign) return false;
+    if (query.stage && event.stage !== query.stage) return false;
+    if (query.source && event.source?.ip !== query.source && event.source?.user !== query.source) return false;
+    if (query.domain && domainOf(event.recipient) !== domainOf(`x@${query.domain}`)) return false;
+    if (query.queueId && event.queueId !== query.queueId) return false;
+    if (query.recipient && normalizeAddress(event.recipient, this.normalize) !== normalizeAddress(query.recipient, this.normalize)) {
+      return false;
+    }
+    return true;
   }
 }
 
-function matches(event: DeliveryEvent, query: EventQuery): boolean {
-  if (query.action && event.action !== query.action) return false;
-  if (query.mx && event.mx?.toLowerCase() !== query.mx.toLowerCase()) return false;
-  if (query.code !== undefined && event.code !== query.code) return false;
-  if (query.enhancedCode && event.enhancedCode !== query.enhancedCode) return false;
-  if (query.reason && event.reason !== query.reason) return false;
-  if (query.campaign && event.campaign !== query.campaign) return false;
-  if (query.domain && domainOf(event.recipient) !== domainOf(`x@${query.domain}`)) return false;
-  if (query.queueId && event.queueId !== query.queueId) return false;
-  return true;
+/** Index entries that version 2 added; the backfill writes only these for older events. */
+function addedIndexKeys(event: DeliveryEvent): Array<[Index, string]> {
+  const keys: Array<[Index, string]> = [['reason', event.reason]];
+  if (event.mx) {
+    keys.push(['mx', event.mx.toLowerCase()]);
+  }
+  if (event.campaign) {
+    keys.push(['campaign', event.campaign]);
+  }
+  if (event.source) {
+    keys.push(['source', event.source.ip]);
+    if (event.source.user && event.source.user !== event.source.ip) {
+      keys.push(['source', event.source.user]);
+    }
+  }
+  return keys;
+}
+
+/** Removes the key separator from a value, so a value can never reach into the event id part of a key. */
+function indexValue(value: string): string {
+  return value.replaceAll(SEP, '');
+}
+
+/** Lists the hour keys from the hour of `since` up to the hour that contains `until - 1`. */
+function hoursBetween(since: number, until: number): string[] {
+  const hours: string[] = [];
+  const start = Math.floor(since / HOUR_MS) * HOUR_MS;
+  for (let time = start; time < until; time += HOUR_MS) {
+    hours.push(hourKey(time));
+  }
+  return hours;
 }

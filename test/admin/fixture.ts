@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import { createAdminServer, type QueueControl } from '../../src/admin/server.js';
+import { createAdminServer, type AdminDeps, type QueueControl } from '../../src/admin/server.js';
 import type { QueueId } from '../../src/core/types.js';
 import { Database } from '../../src/store/db.js';
 import { EventStore, type NewEvent } from '../../src/store/events.js';
@@ -23,7 +23,9 @@ export interface AdminFixture {
 }
 
 /** Starts an admin server on 127.0.0.1 port 0 with debug logs captured in `logs`. */
-export async function startAdminFixture(options: { queueControl?: QueueControl } = {}): Promise<AdminFixture> {
+export async function startAdminFixture(
+  options: { queueControl?: QueueControl; streamHeartbeatMs?: number; webhooks?: AdminDeps['webhooks']; metrics?: AdminDeps['metrics'] } = {},
+): Promise<AdminFixture> {
   const dir = makeTempDir();
   const db = await Database.open(dir.path);
   const normalize = { caseSensitiveLocalPart: false };
@@ -47,6 +49,11 @@ export async function startAdminFixture(options: { queueControl?: QueueControl }
       dir.remove();
     },
   };
+}
+
+/** Builds a queue control whose retry calls `retryNow` and whose other actions find no message. */
+export function stubQueueControl(retryNow: QueueControl['retryNow']): QueueControl {
+  return { retryNow, hold: async () => null, release: async () => null, remove: async () => null };
 }
 
 /** Creates a debug-level pino logger that parses each line it writes into `logs`. */

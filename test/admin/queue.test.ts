@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseReply } from '../../src/core/reply.js';
 import type { QueueItem } from '../../src/admin/queue-routes.js';
-import { enqueue, startAdminFixture, TEST_TOKEN, type AdminFixture } from './fixture.js';
+import { enqueue, startAdminFixture, stubQueueControl, TEST_TOKEN, type AdminFixture } from './fixture.js';
 
 const auth = { Authorization: `Bearer ${TEST_TOKEN}` };
 
@@ -89,12 +89,10 @@ describe('queue routes', () => {
   it('retry calls queue control', async () => {
     const calls: string[] = [];
     admin = await startAdminFixture({
-      queueControl: {
-        retryNow: async (queueId) => {
-          calls.push(queueId);
-          return queueId === 'QUEUEA';
-        },
-      },
+      queueControl: stubQueueControl(async (queueId) => {
+        calls.push(queueId);
+        return queueId === 'QUEUEA';
+      }),
     });
 
     const found = await fetch(`${admin.url}/api/queue/QUEUEA/retry`, { method: 'POST', headers: auth });
@@ -107,7 +105,7 @@ describe('queue routes', () => {
   });
 
   it('retry rejects a malformed queue id', async () => {
-    admin = await startAdminFixture({ queueControl: { retryNow: async () => true } });
+    admin = await startAdminFixture({ queueControl: stubQueueControl(async () => true) });
     const response = await fetch(`${admin.url}/api/queue/bad%2Did/retry`, { method: 'POST', headers: auth });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { field: string } }).error.field).toBe('queueId');

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { QueueItem } from '../../src/admin/queue-routes.js';
 import type { DeliveryEvent } from '../../src/core/types.js';
 import type { AuditEntry, SuppressionEntry } from '../../src/store/suppressions.js';
-import { enqueue, makeEvent, startAdminFixture, TEST_TOKEN, type AdminFixture } from '../admin/fixture.js';
+import { enqueue, makeEvent, startAdminFixture, stubQueueControl, TEST_TOKEN, type AdminFixture } from '../admin/fixture.js';
 import { runCli } from './helpers.js';
 
 describe('CLI against a live admin API', () => {
@@ -10,7 +10,7 @@ describe('CLI against a live admin API', () => {
   let global: string[];
 
   beforeEach(async () => {
-    admin = await startAdminFixture({ queueControl: { retryNow: async (queueId) => queueId === 'QUEUEA' } });
+    admin = await startAdminFixture({ queueControl: stubQueueControl(async (queueId) => queueId === 'QUEUEA') });
     global = ['--admin-url', admin.url, '--token', TEST_TOKEN];
   });
 

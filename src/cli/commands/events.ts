@@ -26,6 +26,9 @@ const QUERY_PARAMETERS: Record<string, string> = {
   'enhanced-code': 'enhancedCode',
   reason: 'reason',
   campaign: 'campaign',
+  'remote-ip': 'remoteIp',
+  source: 'source',
+  stage: 'stage',
 };
 
 /** `bouncegate events`: delivery events from GET /api/events, newest first. */
@@ -52,6 +55,9 @@ export const eventsCommand: CommandSpec = {
     'enhanced-code': { type: 'string', value: 'CODE', help: 'only replies with this enhanced status code, e.g. 5.1.1' },
     reason: { type: 'string', value: 'REASON', help: 'only events of this bounce class, e.g. userunknown' },
     campaign: { type: 'string', value: 'NAME', help: 'only events of this campaign' },
+    'remote-ip': { type: 'string', value: 'IP', help: 'only replies from this remote MTA address' },
+    source: { type: 'string', value: 'IP|USER', help: 'only mail submitted from this client IP or by this AUTH user' },
+    stage: { type: 'string', value: 'STAGE', help: 'only events of this SMTP step, e.g. rcpt, or dsn for asynchronous bounces' },
     json: JSON_OPTION,
   },
 
@@ -83,7 +89,11 @@ export const eventsCommand: CommandSpec = {
 
 const HEADERS = ['TIME', 'ACTION', 'RECIPIENT', 'CODE', 'REASON', 'MX', 'QUEUE ID', 'REPLY'];
 
-function eventRow(event: DeliveryEvent): string[] {
+/** Column headers of an event table. */
+export const EVENT_HEADERS = HEADERS;
+
+/** Formats one event as a table row under EVENT_HEADERS. */
+export function eventRow(event: DeliveryEvent): string[] {
   const code = [event.code ?? 'local', event.enhancedCode].filter((part) => part !== '').join(' ');
   return [
     event.time,
@@ -98,7 +108,7 @@ function eventRow(event: DeliveryEvent): string[] {
 }
 
 /** Converts a relative time such as "24h" into ISO-8601; other values go to the API unchanged. */
-function absoluteTime(option: string, value: string | undefined): string | undefined {
+export function absoluteTime(option: string, value: string | undefined, usage: string = USAGE): string | undefined {
   if (value === undefined) {
     return undefined;
   }
@@ -109,7 +119,7 @@ function absoluteTime(option: string, value: string | undefined): string | undef
   const span = Number(match[1]) * (UNIT_MS[match[2] ?? ''] ?? 0);
   const time = new Date(Date.now() - span);
   if (Number.isNaN(time.getTime())) {
-    throw new UsageError(`--${option} ${value} reaches back beyond the range of dates`, USAGE);
+    throw new UsageError(`--${option} ${value} reaches back beyond the range of dates`, usage);
   }
   return time.toISOString();
 }

@@ -3,6 +3,15 @@ import type { AuditEntry, SuppressionEntry } from '../../store/suppressions.js';
 import { CommandError, EXIT_FAILURE, EXIT_OK, type CliIo } from './io.js';
 import { callApi, cliActor, printJson } from './output.js';
 import { JSON_OPTION, stringOption, type CommandSpec } from './spec.js';
+import {
+  LIST_FILTER_OPTIONS,
+  listFilterQuery,
+  suppressAuditCommand,
+  suppressConfirmCommand,
+  suppressDiscardCommand,
+  suppressExportCommand,
+  suppressImportCommand,
+} from './suppress-more.js';
 import { firstLine, formatFields, formatTable, orDash } from './table.js';
 
 const NOTE_REQUIRED =
@@ -12,12 +21,12 @@ const NOTE_REQUIRED =
 /** `bouncegate suppress list`: GET /api/suppressions. */
 export const suppressListCommand: CommandSpec = {
   name: 'suppress list',
-  usage: 'suppress list [--domain DOMAIN] [--reason REASON] [--limit N] [--after ADDRESS] [--json]',
+  usage:
+    'suppress list [--domain DOMAIN] [--reason REASON] [--origin ORIGIN] [--status STATUS] [--older-than AGE] [--newer-than AGE] [--limit N] [--after ADDRESS] [--json]',
   summary: 'list suppressed addresses in address order',
   positionals: [],
   options: {
-    domain: { type: 'string', value: 'DOMAIN', help: 'only addresses at this domain' },
-    reason: { type: 'string', value: 'REASON', help: 'only entries with this reason, e.g. userunknown' },
+    ...LIST_FILTER_OPTIONS,
     limit: { type: 'string', value: 'N', help: 'at most N entries, 1 to 1000 (default 100)' },
     after: { type: 'string', value: 'ADDRESS', help: 'the next page: entries that sort after ADDRESS' },
     json: JSON_OPTION,
@@ -25,8 +34,7 @@ export const suppressListCommand: CommandSpec = {
 
   async run(context) {
     const query = {
-      domain: stringOption(context.options, 'domain'),
-      reason: stringOption(context.options, 'reason'),
+      ...listFilterQuery(context.options),
       limit: stringOption(context.options, 'limit'),
       after: stringOption(context.options, 'after'),
     };
@@ -136,7 +144,17 @@ export const suppressShowCommand: CommandSpec = {
 };
 
 /** Every `suppress` subcommand, in the order help lists them. */
-export const suppressCommands: CommandSpec[] = [suppressListCommand, suppressAddCommand, suppressRemoveCommand, suppressShowCommand];
+export const suppressCommands: CommandSpec[] = [
+  suppressListCommand,
+  suppressAddCommand,
+  suppressRemoveCommand,
+  suppressShowCommand,
+  suppressImportCommand,
+  suppressExportCommand,
+  suppressConfirmCommand,
+  suppressDiscardCommand,
+  suppressAuditCommand,
+];
 
 /** Reports an address that is not on the list, with the audit trail of its earlier entries if any. */
 function showAbsent(io: CliIo, address: string, error: AdminApiError, json: boolean): number {

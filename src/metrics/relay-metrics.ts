@@ -1,0 +1,74 @@
+import type { DeliveryEvent } from '../core/types.js';
+import type { EventStore } from '../store/events.js';
+import { acceptanceTimeOf, type QueueStore } from '../store/queue.js';
+import type { SuppressionStore } from '../store/suppressions.js';
+import { domainClass } from './domain-class.js';
+import { dsnRegistry } from './dsn.js';
+import { Registry, type MetricsSource } from './registry.js';
+
+/** Upper bounds of the delivery latency histogram, in seconds: 1 s up to 5 days. */
+const LATENCY_BUCKETS_SECONDS = [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86_400, 2 * 86_400, 5 * 86_400];
+// Reason names of the classifier vocabulary and our own, e.g. "userunknown", "deleted-by-operator".
+const REASON_LABEL = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** The relay's metrics: event counters fed by the event store, and queue and suppression gauges. */
+export interface RelayMetrics extends MetricsSource {
+  /** Stops counting events. */
+  close(): void;
+}
+
+/**
+ * Creates the relay's metrics. Counters start at zero when the relay starts, as Prometheus counters
+ * do after a restart. The gauges are read from the stores at every scrape.
+ *
+ * NOTE: the queue and suppression gauges read every key of their indexes on each scrape, so a
+ * queue or list of millions makes a scrape take seconds.
+ */
+export function createRelayMetrics(deps: { events: EventStore; queue: QueueStore; suppressions: SuppressionStore; now?: () => number }): RelayMetrics {
+  const now = deps.now ?? Date.now;
+  const registry = new Registry();
+  const events = registry.counter('bouncegate_events_total', 'Delivery events recorded, by action, reason and provider class of the recipient', [
+    'action',
+    'reason',
+    'domain_class',
+  ]);
+  const latency = registry.histogram(
+    'bouncegate_delivery_latency_seconds',
+    'Time from acceptance of a message to delivery to one recipient, in seconds',
+    LATENCY_BUCKETS_SECONDS,
+  );
+  const waiting = registry.gauge('bouncegate_queue_recipients', 'Recipients waiting in the queue, by state', ['state']);
+  const oldest = registry.gauge('bouncegate_queue_oldest_age_seconds', 'Age of the oldest message with a waiting recipient, in seconds; 0 when the queue is empty');
+  const suppressed = registry.gauge('bouncegate_suppressions', 'Entries on the suppression list, active and pending');
+
+  const unsubscribe = deps.events.subscribe((event: DeliveryEvent) => {
+    events.inc({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
+    if (event.action === 'delivered') {
+      const accepted = acceptanceTimeOf(event.queueId);
+      const delivered = Date.parse(event.time);
+      if (accepted !== null && delivered >= accepted) {
+        latency.observe((delivered - accepted) / 1000);
+      }
+    }
+  });
+
+  registry.collect(async () => {
+    const stats = await deps.queue.waitingStats();
+    waiting.set({ state: 'due' }, stats.due);
+    waiting.set({ state: 'held' }, stats.held);
+    const accepted = stats.oldestQueueId === null ? null : acceptanceTimeOf(stats.oldestQueueId);
+    oldest.set({}, accepted === null ? 0 : Math.max(0, (now() - accepted) / 1000));
+    suppressed.set({}, await deps.suppressions.count());
+  });
+
+  return {
+    async render() {
+      return `${await registry.render()}${await dsnRegistry.render()}`;
+    },
+    close: unsubscribe,
+  };
+}
+
+function reasonLabel(reason: string): string {
+  return REASON_LABEL.test(reason) ? reason : 'other';
+}

@@ -1,0 +1,71 @@
+import { domainOf } from '../core/address.js';
+import type { Action, DeliveryEvent } from '../core/types.js';
+import { SEP } from './db.js';
+import { normalizeReplyText } from './normalize-text.js';
+
+/** Keys that events are counted by in the hourly rollups. */
+export const ROLLUP_DIMENSIONS = ['domain', 'mx', 'text', 'reason', 'campaign', 'source'] as const;
+
+/** One dimension of the hourly rollups. */
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
+
+/** Event counts by action. */
+export type ActionCounts = Record<Action, number>;
+
+/** Counts of one value of a dimension, e.g. one recipient domain. */
+export type SegmentRow = { value: string } & ActionCounts;
+
+/** Counts of every value of a dimension within one hour. */
+export interface TimelineBucket {
+  /** ISO-8601 UTC start of the hour. */
+  hour: string;
+  values: Record<string, ActionCounts>;
+}
+
+/** Value recorded for an event that has no MX host, campaign or submission source. */
+export const NONE_VALUE = '(none)';
+
+/** Returns counts of zero for every action. */
+export function emptyCounts(): ActionCounts {
+  return { delivered: 0, deferred: 0, bounced: 0, expired: 0, suppressed: 0 };
+}
+
+/** Adds two sets of counts into a new one. */
+export function addCounts(left: ActionCounts, right: ActionCounts): ActionCounts {
+  return {
+    delivered: left.delivered + right.delivered,
+    deferred: left.deferred + right.deferred,
+    bounced: left.bounced + right.bounced,
+    expired: left.expired + right.expired,
+    suppressed: left.suppressed + right.suppressed,
+  };
+}
+
+/** Returns the rollup hour of a time: "YYYY-MM-DDTHH" in UTC, which sorts in time order. */
+export function hourKey(millis: number): string {
+  return new Date(millis).toISOString().slice(0, 13);
+}
+
+/** Returns the value an event is counted under for one dimension. */
+export function dimensionValue(event: DeliveryEvent, dimension: RollupDimension): string {
+  switch (dimension) {
+    case 'domain':
+      return domainOf(event.recipient) || NONE_VALUE;
+    case 'mx':
+      return event.mx?.toLowerCase() ?? NONE_VALUE;
+    case 'text':
+      return normalizeReplyText(event.text) || NONE_VALUE;
+    case 'reason':
+      return event.reason || NONE_VALUE;
+    case 'campaign':
+      return event.campaign ?? NONE_VALUE;
+    case 'source':
+      return event.source?.user ?? event.source?.ip ?? NONE_VALUE;
+  }
+}
+
+/** Returns the rollup keys (`<hour>\0<dimension>\0<value>`) that an event adds one to. */
+export function rollupEntries(event: DeliveryEvent): string[] {
+  const hour = hourKey(Date.parse(event.time) || Date.now());
+  return ROLLUP_DIMENSIONS.map((dimension) => `${hour}${SEP}${dimension}${SEP}${dimensionValue(event, dimension).replaceAll(SEP, '')}`);
+}

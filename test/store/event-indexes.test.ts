@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Database } from '../../src/store/db.js';
+import { EventStore } from '../../src/store/events.js';
+import { makeEvent } from '../admin/fixture.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const normalize = { caseSensitiveLocalPart: false };
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+describe('event indexes and rollups', () => {
+  let dir: ReturnType<typeof makeTempDir>;
+  let db: Database;
+  let events: EventStore;
+
+  beforeEach(async () => {
+    dir = makeTempDir();
+    db = await Database.open(dir.path);
+    events = new EventStore(db, normalize);
+  });
+
+  afterEach(async () => {
+    await db.close();
+    dir.remove();
+  });
+
+  async function seed(): Promise<void> {
+    await events.append([
+      makeEvent({ time: new Date(T0).toISOString(), recipient: 'a@one.example', mx: 'MX1.one.example', reason: 'userunknown', campaign: 'spring', source: { ip: '10.0.0.1', user: null } }),
+      makeEvent({ time: new Date(T0 + 1000).toISOString(), recipient: 'b@one.example', mx: 'mx1.one.example', reason: 'mailboxfull', action: 'deferred', campaign: 'autumn', source: { ip: '10.0.0.2', user: 'newsletter' } }),
+      makeEvent({ time: new Date(T0 + HOUR).toISOString(), recipient: 'c@two.example', mx: 'mx.two.example', reason: 'delivered', action: 'delivered', code: 250, text: '250 2.0.0 Ok', remoteIp: '192.0.2.9', campaign: 'spring', source: { ip: '10.0.0.1', user: null } }),
+      makeEvent({ time: new Date(T0 + 2 * HOUR).toISOString(), recipient: 'd@two.example', mx: null, reason: 'hostunknown', campaign: null, source: null }),
+    ]);
+  }
+
+  it('filters by each indexed key', async () => {
+    await seed();
+    const recipients = async (query: Parameters<EventStore['query']>[0]) => (await events.query(query)).events.map((event) => event.recipient);
+    expect(await recipients({ mx: 'mx1.ONE.example', limit: 10 })).toEqual(['b@one.example', 'a@one.example']);
+    expect(await recipients({ reason: 'hostunknown', limit: 10 })).toEqual(['d@two.example']);
+    expect(await recipients({ campaign: 'spring', limit: 10 })).toEqual(['c@two.example', 'a@one.example']);
+    expect(await recipients({ source: '10.0.0.1', limit: 10 })).toEqual(['c@two.example', 'a@one.example']);
+    expect(await recipients({ source: 'newsletter', limit: 10 })).toEqual(['b@one.example']);
+    expect(await recipients({ remoteIp: '192.0.2.9', limit: 10 })).toEqual(['c@two.example']);
+    expect(await recipients({ campaign: 'spring', action: 'delivered', limit: 10 })).toEqual(['c@two.example']);
+    expect(await recipients({ reason: 'userunknown', since: T0 + 1, limit: 10 })).toEqual([]);
+  });
+
+  it('pages through an index with a cursor', async () => {
+    await events.append(
+      Array.from({ length: 5 }, (_, index) => makeEvent({ time: new Date(T0 + index * 1000).toISOString(), recipient: `r${index}@x.example`, campaign: 'bulk' })),
+    );
+    const first = await events.query({ campaign: 'bulk', limit: 2 });
+    expect(first.events.map((event) => event.recipient)).toEqual(['r4@x.example', 'r3@x.example']);
+    const second = await events.query({ campaign: 'bulk', limit: 2, before: first.next ?? undefined });
+    expect(second.events.map((event) => event.recipient)).toEqual(['r2@x.example', 'r1@x.example']);
+    const third = await events.query({ campaign: 'bulk', limit: 2, before: second.next ?? undefined });
+    expect(third.events.map((event) => event.recipient)).toEqual(['r0@x.example']);
+    expect(third.next).toBeNull();
+  });
+
+  it('counts segments from hourly rollups', async () => {
+    await seed();
+    const byDomain = await events.segments({ dimension: 'domain', since: T0, until: T0 + 3 * HOUR });
+    expect(byDomain.sort((a, b) => a.value.localeCompare(b.value))).toEqual([
+      { value: 'one.example', delivered: 0, deferred: 1, bounced: 1, expired: 0, suppressed: 0 },
+      { value: 'two.example', delivered: 1, deferred: 0, bounced: 1, expired: 0, suppressed: 0 },
+    ]);
+
+    const firstHour = await events.segments({ dimension: 'mx', since: T0, until: T0 + HOUR });
+    expect(firstHour).toEqual([{ value: 'mx1.one.example', delivered: 0, deferred: 1, bounced: 1, expired: 0, suppressed: 0 }]);
+
+    const bySource = await events.segments({ dimension: 'source', since: T0, until: T0 + 3 * HOUR });
+    expect(Object.fromEntries(bySource.map((row) => [row.value, row.bounced + row.deferred + row.delivered]))).toEqual({
+      '10.0.0.1': 2,
+      newsletter: 1,
+      '(none)': 1,
+    });
+
+    const timeline = await events.timeline({ dimension: 'reason', since: T0, until: T0 + 3 * HOUR });
+    expect(timeline.map((bucket) => bucket.hour)).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T01:00:00.000Z', '2026-01-01T02:00:00.000Z']);
+    expect(timeline[2]?.values).toEqual({ hostunknown: { delivered: 0, deferred: 0, bounced: 1, expired: 0, suppressed: 0 } });
+  });
+
+  it('keeps rollups exact under concurrent appends', async () => {
+    await Promise.all(
+      Array.from({ length: 40 }, (_, index) => events.append([makeEvent({ time: new Date(T0 + index).toISOString(), recipient: `r${index}@busy.example` })])),
+    );
+    const [row] = await events.segments({ dimension: 'domain', since: T0, until: T0 + HOUR });
+    expect(row?.bounced).toBe(40);
+  });
+
+  it('backfills indexes and rollups of an older store', async () => {
+    await seed();
+    // Drop what version 2 adds, as a store written by the previous version lacks it.
+    for (const name of ['events-by-mx', 'events-by-reason', 'events-by-campaign', 'events-by-source', 'event-rollups', 'events-meta']) {
+      await db.sublevel<unknown>(name).clear();
+    }
+    expect((await events.query({ campaign: 'spring', limit: 10 })).events).toHaveLength(0);
+    expect(await events.segments({ dimension: 'domain', since: T0, until: T0 + 3 * HOUR })).toEqual([]);
+
+    // A store opened by the new version after the old one: a fresh EventStore on the same database.
+    // It appends one event before the backfill runs; that event is counted once.
+    events = new EventStore(db, normalize);
+    await events.append([makeEvent({ time: new Date(T0 + 2 * HOUR + 5).toISOString(), recipient: 'e@two.example', campaign: 'spring' })]);
+    expect(await events.backfill()).toBe(4);
+    expect((await events.query({ campaign: 'spring', limit: 10 })).events).toHaveLength(3);
+    const byDomain = await events.segments({ dimension: 'domain', since: T0, until: T0 + 3 * HOUR });
+    expect(byDomain.reduce((sum, row) => sum + row.bounced + row.deferred + row.delivered, 0)).toBe(5);
+
+    expect(await events.backfill()).toBe(0);
+    const again = await events.segments({ dimension: 'domain', since: T0, until: T0 + 3 * HOUR });
+    expect(again.reduce((sum, row) => sum + row.bounced + row.deferred + row.delivered, 0)).toBe(5);
+  });
+
+  it('notifies subscribers and matches stream filters', async () => {
+    const seen: string[] = [];
+    const stop = events.subscribe((event) => {
+      if (events.matches(event, { domain: 'two.example', action: 'bounced' })) {
+        seen.push(event.recipient);
+      }
+    });
+    await seed();
+    stop();
+    expect(seen).toEqual(['d@two.example']);
+  });
+});
