@@ -1,5 +1,5 @@
 import { domainOf } from '../core/address.js';
-import { normalizeReplyText } from '../store/normalize-text.js';
+import { normalizeReplyText } from '../core/normalize-text.js';
 import type { MessageRecord, QueueStore, RecipientRecord } from '../store/queue.js';
 
 /** Groups returned by GET /api/queue/summary at most, busiest first. */

@@ -1,5 +1,5 @@
 import type { DeliveryEvent } from '../core/types.js';
-import { normalizeReplyText } from '../store/normalize-text.js';
+import { normalizeReplyText } from '../core/normalize-text.js';
 
 /** The patterns a domain's or MX host's recent events can fit, from most to least specific. */
 export const VERDICTS = [

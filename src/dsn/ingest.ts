@@ -4,6 +4,7 @@ import type { Classifier } from '../core/classification.js';
 import type { Action, DeliveryEvent } from '../core/types.js';
 import { parseVerpAddress, type VerpTarget } from '../core/verp.js';
 import type { Config } from '../config/schema.js';
+import { dsnIngested, dsnRecipients } from '../metrics/dsn.js';
 import type { EventStore, NewEvent } from '../store/events.js';
 import type { MessageIdIndex } from '../store/message-index.js';
 import type { MessageRecord, QueueStore } from '../store/queue.js';
@@ -48,9 +49,16 @@ export interface DsnIngestResult {
  * Auto-replies and feedback reports are logged and never recorded as failures.
  */
 export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string[], deps: DsnIngestDeps): Promise<DsnIngestResult> {
-  const parsed = await parseDsn(raw, deps.classifier);
+  let parsed;
+  try {
+    parsed = await parseDsn(raw, deps.classifier);
+  } catch (error) {
+    dsnIngested.inc({ result: 'invalid' });
+    throw error;
+  }
   const log = deps.logger.child({ component: 'dsn' });
   if (parsed.kind === 'autoreply' || parsed.kind === 'feedback' || parsed.bounces.length === 0) {
+    dsnIngested.inc({ result: 'ignored' });
     log.info({ kind: parsed.kind, originalMessageId: parsed.originalMessageId }, 'message on the bounce path is not a failure report; nothing recorded');
     return { kind: parsed.kind, correlation: 'none', queueId: null, events: [], suppressed: [] };
   }
@@ -105,6 +113,10 @@ export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string
   }
 
   const stored = await deps.events.append(events);
+  dsnIngested.inc({ result: 'recorded' });
+  for (const event of stored) {
+    dsnRecipients.inc({ action: event.action });
+  }
   return { kind: parsed.kind, correlation, queueId: message?.queueId ?? null, events: stored, suppressed };
 }
 

@@ -1,7 +1,7 @@
 import { domainOf } from '../core/address.js';
 import type { Action, DeliveryEvent } from '../core/types.js';
 import { SEP } from './db.js';
-import { normalizeReplyText } from './normalize-text.js';
+import { normalizeReplyText } from '../core/normalize-text.js';
 
 /** Keys that events are counted by in the hourly rollups. */
 export const ROLLUP_DIMENSIONS = ['domain', 'mx', 'text', 'reason', 'campaign', 'source'] as const;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MAX_NORMALIZED_LENGTH, normalizeReplyText } from '../../src/store/normalize-text.js';
+import { MAX_NORMALIZED_LENGTH, normalizeReplyText } from '../../src/core/normalize-text.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
