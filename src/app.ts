@@ -121,7 +121,23 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const stopSuppressionSweep = startSuppressionSweep(suppressions, logger);
   // Stores written before the MX, reason, campaign and source indexes existed get them in the background.
   void events.backfill(logger).catch((error: unknown) => logger.error({ err: error }, 'backfilling event indexes failed'));
-  const admin = createAdminServer({ events, suppressions, queue, token, logger, queueControl, webhooks, metrics });
+  const admin = createAdminServer({
+    events,
+    suppressions,
+    queue,
+    token,
+    logger,
+    queueControl,
+    webhooks,
+    metrics,
+    bounces: { ingest, maxSize: config.bounce.maxSize },
+    classification: {
+      current: classifier,
+      reload: () => classifier.reload(logger),
+      candidate: (rulesText: string) => classifier.candidate(rulesText),
+    },
+    alerts: () => guard.alerts(),
+  });
 
   const bounceListener = config.bounce.listen
     ? createBounceListener({

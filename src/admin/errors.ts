@@ -11,6 +11,8 @@ export type ApiErrorCode =
   | 'queue_control_unavailable'
   | 'webhooks_unavailable'
   | 'metrics_unavailable'
+  | 'bounces_unavailable'
+  | 'classification_unavailable'
   | 'internal_error';
 
 /** Every API error code with its HTTP status and what a client should do about it. */
@@ -37,7 +39,7 @@ export const API_ERRORS: Readonly<Record<ApiErrorCode, { status: number; descrip
   },
   payload_too_large: {
     status: 413,
-    description: 'The request body is larger than the limit of the route: 64 KiB, or 10 MiB for a suppression import.',
+    description: 'The request body is larger than the limit of the route: 64 KiB, 10 MiB for a suppression import, bounce.maxSize for a bounce.',
   },
   unsupported_media_type: {
     status: 415,
@@ -58,6 +60,14 @@ export const API_ERRORS: Readonly<Record<ApiErrorCode, { status: number; descrip
   metrics_unavailable: {
     status: 503,
     description: 'The admin server runs without the metrics registry, so GET /metrics has nothing to serve.',
+  },
+  bounces_unavailable: {
+    status: 503,
+    description: 'The admin server runs without the bounce recorder, so POST /api/dsn cannot record bounces.',
+  },
+  classification_unavailable: {
+    status: 503,
+    description: 'The admin server runs without the relay\'s classifier, so it cannot classify, reload or replay rules.',
   },
   internal_error: {
     status: 500,

@@ -112,7 +112,8 @@ export function parseJsonText(text: string): unknown {
  * Collects the body, rejecting with 413 once it passes MAX_BODY_BYTES. It stops reading without
  * destroying the request, because destroying it would close the socket before the 413 is sent.
  */
-function collectBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/** Reads a request body of at most `maxBytes` bytes; a larger body gets 413. */
+export function collectBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;

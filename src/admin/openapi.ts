@@ -565,6 +565,104 @@ const PATHS: Record<string, Schema> = {
       },
     },
   },
+  '/api/dsn': {
+    post: {
+      summary: 'Records an asynchronous bounce sent as the raw message body, as the bounce listener does',
+      parameters: [query('recipient', 'envelope recipient the bounce was sent to, e.g. a VERP address')],
+      requestBody: { required: true, content: { 'message/rfc822': { schema: string }, 'text/plain': { schema: string } } },
+      responses: {
+        200: json(
+          'What was recorded',
+          object({
+            kind: { type: 'string', enum: ['bounce', 'delay', 'autoreply', 'feedback', 'not-bounce'] },
+            correlation: { type: 'string', enum: ['verp', 'queue-id', 'message-id', 'none'] },
+            queueId: nullable(string),
+            events: arrayOf(ref('DeliveryEvent')),
+            suppressed: arrayOf(string),
+          }),
+        ),
+        ...errors('invalid_parameter', 'payload_too_large', 'bounces_unavailable'),
+      },
+    },
+  },
+  '/api/classify': {
+    get: {
+      summary: 'Classifies one reply with the rules in use and explains which rule matched and why',
+      parameters: [
+        query('reply', 'the SMTP reply; a literal \\n separates the lines of a multi-line reply', string, true),
+        query('mx', 'the MX host that sent it, for provider rules'),
+        query('stage', 'the SMTP step that drew the reply (default rcpt)', { type: 'string', enum: STAGES }),
+      ],
+      responses: {
+        200: json(
+          'The classification',
+          object({
+            reply: string,
+            mx: nullable(string),
+            stage: string,
+            code: nullable(integer),
+            enhancedCode: string,
+            reason: string,
+            side: string,
+            permanent: boolean,
+            suppress: boolean,
+            rule: string,
+            ruleSource: string,
+            why: string,
+          }),
+        ),
+        ...errors('invalid_parameter', 'classification_unavailable'),
+      },
+    },
+  },
+  '/api/rules/reload': {
+    post: {
+      summary: 'Reads every rule file again; an invalid file keeps the rules in use',
+      responses: { 200: json('The files now in use', object({ files: arrayOf(string) })), ...errors('invalid_parameter', 'classification_unavailable') },
+    },
+  },
+  '/api/classify/replay': {
+    post: {
+      summary: 'Classifies stored failure events again, with the rules in use or with candidate rules first, and reports what would change',
+      parameters: [
+        sinceParameter('oldest event to read (default: no limit)'),
+        untilParameter('newest event to read, exclusive (default: now)'),
+        query('domain', 'only events of recipients at this domain'),
+        query('limit', 'events read at most, 1 to 200000, default 50000', { type: 'integer', minimum: 1, maximum: 200_000 }),
+      ],
+      requestBody: body(object({ rules: string }, []), false),
+      responses: {
+        200: json(
+          'What would change; nothing is written',
+          object({
+            candidate: boolean,
+            scanned: integer,
+            classified: integer,
+            changed: integer,
+            summary: arrayOf(object({ from: string, to: string, events: integer, suppressionChanges: integer })),
+            changes: arrayOf(object({})),
+          }),
+        ),
+        ...errors('invalid_parameter', 'invalid_json', 'payload_too_large', 'classification_unavailable'),
+      },
+    },
+  },
+  '/api/alerts': {
+    get: {
+      summary: 'Alerts of the mass-suppression guard since start, newest first',
+      responses: {
+        200: json(
+          'Alerts',
+          object({
+            alerts: arrayOf(
+              object({ time, mx: string, domain: string, rejection: string, sample: string, recipients: arrayOf(string), pausedUntil: time }),
+            ),
+          }),
+        ),
+        ...errors(),
+      },
+    },
+  },
   '/api/webhooks/{id}': {
     delete: {
       summary: 'Removes a webhook and its pending deliveries',

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 import { BearerAuth } from './auth.js';
 import { ApiError } from './errors.js';
+import { classificationRoutes } from './classification-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { eventStreamRoutes } from './event-stream.js';
 import { historyRoutes } from './history-routes.js';
@@ -106,6 +107,7 @@ export function buildRoutes(deps: AdminDeps, streams: Set<() => void> = new Set(
     ...suppressionRoutes(deps),
     ...queueRoutes(deps),
     ...webhookRoutes(deps),
+    ...classificationRoutes(deps),
     {
       pattern: '/metrics',
       handlers: {

@@ -6,6 +6,9 @@ import type { EventStore } from '../store/events.js';
 import type { QueueStore } from '../store/queue.js';
 import type { SuppressionStore } from '../store/suppressions.js';
 import type { WebhookService } from '../webhooks/types.js';
+import type { ExplainingClassifier } from '../classify/classifier.js';
+import type { DsnIngestResult } from '../dsn/ingest.js';
+import type { GuardAlert } from '../suppression/guard.js';
 import type { HandlerResult, Method } from './http.js';
 
 export type { QueueActionResult, QueueControl } from '../queue/control.js';
@@ -24,6 +27,16 @@ export interface AdminDeps {
   webhooks?: WebhookService;
   /** Absent when the relay runs without metrics; GET /metrics then returns 503. */
   metrics?: MetricsSource;
+  /** Records asynchronous bounces (POST /api/dsn); absent, that route returns 503. */
+  bounces?: { ingest(raw: Buffer, envelopeRecipients: string[]): Promise<DsnIngestResult>; maxSize: number };
+  /** The classifier in use (GET /api/classify, rule reload and replay); absent, those routes return 503. */
+  classification?: {
+    current: ExplainingClassifier;
+    reload(): { files: string[] };
+    candidate(rulesText: string): ExplainingClassifier;
+  };
+  /** Alerts of the mass-suppression guard (GET /api/alerts). */
+  alerts?: () => readonly GuardAlert[];
   /** Interval between heartbeat comments on an event stream, in ms; 15 s unless a test sets it. */
   streamHeartbeatMs?: number;
   /** Clock in ms since the epoch, for time windows; injectable for tests. */

@@ -3,7 +3,7 @@ import type { Classification } from '../core/classification.js';
 import type { Reply } from '../core/reply.js';
 import type { SuppressionRule } from '../config/schema.js';
 import { createClassifier, DEFAULT_RULES_PATH, type ExplainingClassifier } from './classifier.js';
-import { loadRuleFiles } from './rules.js';
+import { loadRuleFiles, parseRules } from './rules.js';
 
 /**
  * A classifier whose rules can be reloaded while the relay runs (SIGHUP or the admin API). Operator
@@ -34,6 +34,16 @@ export class ReloadableClassifier implements ExplainingClassifier {
     const files = [...this.operatorFiles, DEFAULT_RULES_PATH];
     logger?.info({ files }, 'classification rules reloaded');
     return { files };
+  }
+
+  /**
+   * Builds a classifier from candidate rules (YAML text in the rule file format) placed before the
+   * rules in use, to try them without changing what the relay does. Throws BOUNCEGATE_RULES_INVALID.
+   */
+  candidate(rulesText: string): ExplainingClassifier {
+    const extra = parseRules(rulesText, 'candidate rules');
+    const current = loadRuleFiles([...this.operatorFiles, DEFAULT_RULES_PATH]);
+    return createClassifier({ rules: [...extra, ...current.rules], files: ['candidate rules', ...current.files] }, this.overrides);
   }
 
   private build(): ExplainingClassifier {

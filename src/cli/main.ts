@@ -15,6 +15,7 @@ import {
   queueSummaryCommand,
 } from './commands/queue.js';
 import { GLOBAL_OPTIONS, parseCommandLine, parseLeadingGlobals, type CommandSpec } from './commands/spec.js';
+import { alertsCommand, ingestCommand, replayCommand, rulesReloadCommand } from './commands/bounces.js';
 import { startCommand } from './commands/start.js';
 import { suppressCommands } from './commands/suppress.js';
 import { tailCommand } from './commands/tail.js';
@@ -49,6 +50,7 @@ const EXTERNAL_COMMANDS = new Map<string, ExternalCommand>(
 
 /** Commands that take a subcommand as their next word; `default` runs when none is given. */
 const GROUPS = new Map<string, { subcommands: CommandSpec[]; default?: CommandSpec }>([
+  ['rules', { subcommands: [rulesReloadCommand] }],
   ['suppress', { subcommands: suppressCommands }],
   [
     'queue',
@@ -68,6 +70,9 @@ const SIMPLE_COMMANDS: CommandSpec[] = [
   triageCommand,
   escalateCommand,
   tailCommand,
+  ingestCommand,
+  replayCommand,
+  alertsCommand,
 ];
 
 /**

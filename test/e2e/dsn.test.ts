@@ -1,7 +1,11 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { runCli } from '../cli/helpers.js';
+import { makeTempDir } from '../helpers/tmp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { startTestRelay, submit, waitFor, waitForEvent, type TestRelay } from './harness.js';
+import { startTestRelay, submit, TEST_TOKEN, waitFor, waitForEvent, type TestRelay } from './harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -164,5 +168,36 @@ describe('asynchronous bounces', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect((await relay.events.query({ recipient: 'boss@tenant.example', limit: 10 })).events).toHaveLength(0);
     expect(await waitFor(async () => ((await relay.events.query({ limit: 10 })).events.length === 0 ? true : undefined))).toBe(true);
+  });
+
+  it('ingests a folder and an mbox through the CLI', async () => {
+    const { relay } = await relayWithUpstream({});
+    await submit(relay, { from: 'app@sender.example', to: ['one@tenant.example', 'two@tenant.example'] }, { headers: { 'Message-ID': '<batch-1@sender.example>' } });
+    await waitForEvent(relay, 'two@tenant.example', 'delivered');
+    const returned = 'From: app@sender.example\r\nMessage-ID: <batch-1@sender.example>\r\nSubject: test';
+    const temp = makeTempDir();
+    cleanups.push(async () => temp.remove());
+    mkdirSync(join(temp.path, 'maildir'));
+    writeFileSync(
+      join(temp.path, 'maildir', 'one.eml'),
+      postfixBounce({ to: 'app@sender.example', recipient: 'one@tenant.example', status: '5.1.1', diagnostic: '550 5.1.1 User unknown', returnedHeaders: returned }),
+    );
+    const second = postfixBounce({ to: 'app@sender.example', recipient: 'two@tenant.example', status: '5.2.2', diagnostic: '552 5.2.2 Mailbox full', returnedHeaders: returned });
+    writeFileSync(join(temp.path, 'bounces.mbox'), `From MAILER-DAEMON Fri Dec  4 10:00:00 2026\n${second.replace(/\r\n/g, '\n')}\n`);
+
+    const adminUrl = `http://127.0.0.1:${relay.admin.port}`;
+    const folder = await runCli(['ingest', join(temp.path, 'maildir'), '--admin-url', adminUrl, '--token', TEST_TOKEN]);
+    expect(folder.stderr).toBe('');
+    expect(folder.code).toBe(0);
+    expect(folder.stdout).toContain('message-id');
+    const mbox = await runCli(['ingest', join(temp.path, 'bounces.mbox'), '--admin-url', adminUrl, '--token', TEST_TOKEN, '--json']);
+    expect(mbox.code).toBe(0);
+    expect(JSON.parse(mbox.stdout.trim()).events[0].recipient).toBe('two@tenant.example');
+
+    expect((await waitForEvent(relay, 'one@tenant.example', 'bounced')).suppressed).toBe(true);
+    const full = await relay.events.query({ recipient: 'two@tenant.example', limit: 10 });
+    expect(full.events[0]?.stage).toBe('dsn');
+    expect(full.events[0]?.reason).toBe('mailboxfull');
+    expect(await relay.suppressions.get('two@tenant.example')).toBeNull();
   });
 });
