@@ -113,9 +113,10 @@ export async function startPostfix(options: PostfixOptions): Promise<PostfixInst
 
 /**
  * Starts a Postfix policy server (SMTPD_POLICY_README protocol) that greylists: the first request for
- * each (client, sender, recipient) triple gets "451 4.7.1", later ones are let through.
+ * each (client, sender, recipient) triple gets "451 4.7.1", later ones are let through. With
+ * `recipients`, only those addresses are greylisted.
  */
-export async function startGreylistPolicy(): Promise<{ port: number; close(): Promise<void> }> {
+export async function startGreylistPolicy(recipients?: readonly string[]): Promise<{ port: number; close(): Promise<void> }> {
   const seen = new Set<string>();
   const server: Server = createServer((socket) => {
     let buffer = '';
@@ -129,7 +130,8 @@ export async function startGreylistPolicy(): Promise<{ port: number; close(): Pr
           request.split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
         );
         const key = `${attributes.get('client_address')}/${attributes.get('sender')}/${attributes.get('recipient')}`;
-        const first = !seen.has(key);
+        const greylisted = !recipients || recipients.includes(attributes.get('recipient') ?? '');
+        const first = greylisted && !seen.has(key);
         seen.add(key);
         socket.write(first ? 'action=451 4.7.1 Greylisted, please try again later\n\n' : 'action=DUNNO\n\n');
         end = buffer.indexOf('\n\n');
