@@ -65,6 +65,10 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const normalize = { caseSensitiveLocalPart: config.suppression.caseSensitiveLocalPart };
   const events = new EventStore(db, normalize);
   const suppressions = new SuppressionStore(db, normalize);
+  const filterBuilt = suppressions.buildFilter().then(
+    () => logger.info('suppression filter built'),
+    (error: unknown) => logger.error({ err: error }, 'building the suppression filter failed; checks read LevelDB'),
+  );
   const queue = new QueueStore(db);
   const committer = new GroupCommitter(queue);
   const spool = new Spool(config.dataDir);
@@ -177,6 +181,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
         process.off('SIGHUP', reloadRules);
         await ingress.close();
         await bounceListener?.close();
+        await filterBuilt;
         await runner.stop();
         await pool.close();
         await admin.close();

@@ -1,6 +1,7 @@
 import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
 import { newEventId } from '../core/ids.js';
 import type { NormalizedAddress } from '../core/types.js';
+import { BloomFilter } from './bloom.js';
 import { HIGH, SEP, type Database } from './db.js';
 import { expiryTime, isExpired } from './suppression-expiry.js';
 
@@ -112,6 +113,10 @@ export class SuppressionStore {
   private readonly meta;
   private readonly normalize: NormalizeOptions;
   private auditIndexReady: Promise<void> | null = null;
+  /** Every address ever put since the filter was built; null until `buildFilter` finished. */
+  private filter: BloomFilter | null = null;
+  /** Addresses put while the filter is being built, added to it when the build ends. */
+  private pendingFilterKeys: Set<string> | null = null;
 
   constructor(db: Database, normalize: NormalizeOptions) {
     this.entries = db.sublevel<SuppressionEntry>('suppressions');
@@ -120,6 +125,38 @@ export class SuppressionStore {
     this.auditByTime = db.sublevel<AuditEntry>('suppression-audit-by-time');
     this.meta = db.sublevel<unknown>('suppressions-meta');
     this.normalize = normalize;
+  }
+
+  /**
+   * Builds the in-memory Bloom filter from every stored address, so checks of addresses that are not
+   * on the list (the usual case at RCPT) skip LevelDB. Until it is built, every check reads LevelDB.
+   */
+  async buildFilter(): Promise<void> {
+    this.pendingFilterKeys = new Set();
+    let count = 0;
+    for await (const _ of this.entries.keys()) {
+      count += 1;
+    }
+    const filter = new BloomFilter(count * 2);
+    for await (const key of this.entries.keys()) {
+      filter.add(key);
+    }
+    for (const key of this.pendingFilterKeys) {
+      filter.add(key);
+    }
+    this.pendingFilterKeys = null;
+    this.filter = filter;
+  }
+
+  /** Notes an address that is about to be written, so the filter keeps answering correctly. */
+  private noteKey(key: string): void {
+    this.filter?.add(key);
+    this.pendingFilterKeys?.add(key);
+    if (this.filter?.isOverfull()) {
+      // Past its capacity the filter answers "maybe" too often; rebuild it larger.
+      this.filter = null;
+      void this.buildFilter();
+    }
   }
 
   /** Normalises an address the way the store keys it. */
@@ -138,6 +175,9 @@ export class SuppressionStore {
    * absent even before the sweep removes it.
    */
   async findActive(address: string, now: number = Date.now()): Promise<SuppressionEntry | null> {
+    if (this.filter && !this.filter.mightContain(this.key(address))) {
+      return null;
+    }
     const entry = await this.get(address);
     return entry && entry.status === 'active' && !isExpired(entry, now) ? entry : null;
   }
@@ -185,6 +225,7 @@ export class SuppressionStore {
       note: details.note ?? null,
       reason: entry.reason,
     };
+    this.noteKey(key);
     await this.entries.db.batch([
       { type: 'put', sublevel: this.entries, key, value: entry },
       { type: 'put', sublevel: this.byDomain, key: `${entry.domain}${SEP}${key}`, value: '' },
@@ -309,6 +350,7 @@ export class SuppressionStore {
           note: row.note ?? 'imported',
           reason: entry.reason,
         };
+        this.noteKey(key);
         operations.push(
           { type: 'put', sublevel: this.entries, key, value: entry },
           { type: 'put', sublevel: this.byDomain, key: `${entry.domain}${SEP}${key}`, value: '' },
@@ -472,6 +514,7 @@ export class SuppressionStore {
       reason: entry.reason,
     };
     const { expiresAt: _computed, ...stored } = entry;
+    this.noteKey(entry.address);
     await this.entries.db.batch([
       { type: 'put', sublevel: this.entries, key: entry.address, value: stored },
       ...this.auditOperations(audit),
