@@ -161,7 +161,24 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   if (created) {
     process.stderr.write(`bouncegate: generated admin token (stored in ${join(config.dataDir, 'admin-token')}): ${token}\n`);
   }
-  logger.info({ smtp: smtpAddress, admin: adminAddress, bounce: bounceAddress, dataDir: config.dataDir }, 'bouncegate started');
+  logger.info(
+    {
+      smtp: smtpAddress,
+      admin: adminAddress,
+      bounce: bounceAddress,
+      dataDir: config.dataDir,
+      hostname: config.hostname,
+      smarthost: config.relay.smarthost,
+      routes: Object.keys(config.relay.routes).length,
+    },
+    'bouncegate started',
+  );
+  if (!config.relay.smarthost && (!config.hostname.includes('.') || config.hostname === 'localhost')) {
+    logger.warn(
+      { hostname: config.hostname },
+      'hostname is not a fully qualified domain name; many MX hosts reject or distrust such an EHLO name. Set hostname in the config',
+    );
+  }
 
   let closing: Promise<void> | null = null;
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalReason, describeAllowedReasons } from '../classify/reasons.js';
 import type { SuppressionEntry, SuppressionQuery } from '../store/suppressions.js';
 import { ApiError, invalidParameter } from './errors.js';
 import { EVENT_CURSOR_FORM, EVENT_ID } from './event-routes.js';
@@ -55,7 +56,9 @@ const putBodySchema = z
       .trim()
       .min(1, { error: 'reason is required: a non-empty string such as "userunknown"' })
       .max(MAX_REASON_LENGTH, { error: `reason must be at most ${MAX_REASON_LENGTH} characters` })
-      .regex(NO_CONTROL_CHARACTERS, { error: 'reason must not contain control characters' }),
+      .regex(NO_CONTROL_CHARACTERS, { error: 'reason must not contain control characters' })
+      .refine((value) => canonicalReason(value) !== null, { error: `reason must be a bounce reason name: ${describeAllowedReasons()}` })
+      .transform((value) => canonicalReason(value) ?? value),
     note: z
       .string({ error: 'note must be a string or null' })
       .trim()

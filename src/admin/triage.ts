@@ -176,8 +176,12 @@ function collectFacts(input: TriageInput): Facts {
   return { input, events, failures, permanent, failingRecipients, deliveredRecipients };
 }
 
+/** Rules whose replies every new sender meets; they say nothing about our reputation or setup. */
+const ROUTINE_DEFERRAL_RULES: ReadonlySet<string> = new Set(['greylisting']);
+
 function senderSide(facts: Facts): Decision | null {
-  const { failures } = facts;
+  // Greylisting defers every unknown sender and each retry repeats it, so it would outvote real blocks.
+  const failures = facts.failures.filter((event) => !ROUTINE_DEFERRAL_RULES.has(event.rule ?? ''));
   const senderFailures = failures.filter((event) => SENDER_SIDE_REASONS.has(event.reason) || event.side === 'sender');
   const share = failures.length === 0 ? 0 : senderFailures.length / failures.length;
   const trend = facts.input.crossDomain;

@@ -42,7 +42,10 @@ export async function replayEvents(events: AsyncIterable<DeliveryEvent>, classif
     }
     report.classified += 1;
     const classification = classifier.classify(replyOf(event), event.mx);
-    const suppress = event.permanent && classification.suppress;
+    // A bounce that matched none of our messages suppresses nobody whatever the rule says, so only
+    // its reason and rule can change.
+    const unmatchedBounce = event.stage === 'dsn' && event.queueId === '';
+    const suppress = unmatchedBounce ? event.suppressed : event.permanent && classification.suppress;
     if (classification.reason === event.reason && suppress === event.suppressed && classification.rule === event.rule) {
       continue;
     }

@@ -82,6 +82,10 @@ export async function runClassify(args: string[], io: CommandIo): Promise<number
   const json = options.json ?? false;
   const reply = positionals[0];
   if (reply !== undefined) {
+    if (!REPLY_START.test(reply.trimStart())) {
+      io.stderr.write(`bouncegate classify: ${JSON.stringify(reply.slice(0, 80))} is not an SMTP reply: it must start with a 3-digit code such as "550 5.1.1 ..."\n`);
+      return 1;
+    }
     writeResult(io, classifier, { reply, mx, stage }, json);
     return 0;
   }
@@ -93,7 +97,8 @@ export async function runClassify(args: string[], io: CommandIo): Promise<number
     if (line.trim() === '') {
       continue;
     }
-    const input = readInputLine(line, { mx, stage });
+    const read = readInputLine(line, { mx, stage });
+    const input = typeof read !== 'string' && !REPLY_START.test(read.reply.trimStart()) ? 'not an SMTP reply: it must start with a 3-digit code' : read;
     if (typeof input === 'string') {
       io.stderr.write(`bouncegate classify: stdin line ${lineNumber}: ${input}\n`);
       failed = true;
@@ -103,6 +108,9 @@ export async function runClassify(args: string[], io: CommandIo): Promise<number
   }
   return failed ? 1 : 0;
 }
+
+/** A reply starts with its basic code (RFC 5321 §4.2). */
+const REPLY_START = /^[2-5]\d\d(?:[ -]|$)/;
 
 /** Reads one stdin line: a JSON object when it starts with "{", else the reply text. Returns an error message for invalid lines. */
 function readInputLine(line: string, defaults: { mx: string | null; stage: Stage }): Input | string {

@@ -1,3 +1,4 @@
+import { hostname as osHostname } from 'node:os';
 import { z } from 'zod';
 
 const hostPort = z
@@ -30,7 +31,8 @@ const userSchema = z
 export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('data'),
-    hostname: z.string().min(1).default('localhost'),
+    /** EHLO name and Received/Reporting-MTA host; defaults to the machine's host name. */
+    hostname: z.string().min(1).default(() => osHostname()),
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

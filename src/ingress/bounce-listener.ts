@@ -46,7 +46,7 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
     onRcptTo(address, session, callback) {
       if (deps.domain && domainOf(address.address) !== domainOf(`x@${deps.domain}`)) {
         logger.warn({ session: session.id, client: session.remoteAddress, recipient: address.address }, 'bounce listener rejected a recipient outside the bounce domain');
-        callback(smtpError(550, '5.7.1 Relay access denied: this server accepts only bounces'));
+        callback(smtpError(550, `5.1.1 <${address.address}>: recipient not in the bounce domain ${deps.domain}; this listener accepts only bounces`));
         return;
       }
       callback();

@@ -63,7 +63,7 @@ export function createIngress(deps: IngressDeps): Ingress {
 
   const server = new SMTPServer({
     name: config.hostname,
-    banner: 'bouncegate ESMTP',
+    banner: 'bouncegate',
     size: config.listen.maxSize,
     maxClients: config.listen.maxClients,
     socketTimeout: config.listen.socketTimeout * 1000,

@@ -79,7 +79,7 @@ describe('admin HTTP handling', () => {
   });
 
   it('body at the limit is read', async () => {
-    const prefix = '{"reason":"x","note":"';
+    const prefix = '{"reason":"userunknown","note":"';
     const body = `${prefix}${' '.repeat(MAX_BODY_BYTES - prefix.length - 2)}"}`;
     expect(Buffer.byteLength(body)).toBe(MAX_BODY_BYTES);
     const response = await fetch(`${admin.url}/api/suppressions/user%40example.com`, { method: 'PUT', headers: auth, body });

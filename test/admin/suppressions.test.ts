@@ -58,8 +58,15 @@ describe('suppression routes', () => {
     }
   });
 
+  it('PUT rejects an unknown reason name', async () => {
+    const response = await call('PUT', '/api/suppressions/user%40example.com', { reason: 'userunkown' });
+    expect(response.status).toBe(400);
+    expect((response.body as ErrorBody).error.field).toBe('reason');
+    expect((response.body as ErrorBody).error.message).toContain('userunknown');
+  });
+
   it('PUT rejects unknown body fields', async () => {
-    const response = await call('PUT', '/api/suppressions/user%40example.com', { reason: 'x', reasn: 'y' });
+    const response = await call('PUT', '/api/suppressions/user%40example.com', { reason: 'userunknown', reasn: 'y' });
     expect(response.status).toBe(400);
     expect((response.body as ErrorBody).error.field).toBe('reasn');
     expect((response.body as ErrorBody).error.message).toContain('allowed: reason, note, actor');
@@ -73,7 +80,7 @@ describe('suppression routes', () => {
 
   it('PUT rejects an invalid address', async () => {
     for (const address of ['no-at-sign', 'a%20b%40example.com', '%40example.com', 'user%40', '%E0%A4%A']) {
-      const response = await call('PUT', `/api/suppressions/${address}`, { reason: 'x' });
+      const response = await call('PUT', `/api/suppressions/${address}`, { reason: 'userunknown' });
       expect(response.status, address).toBe(400);
       expect((response.body as ErrorBody).error.field, address).toBe('address');
     }
@@ -155,7 +162,7 @@ describe('suppression routes', () => {
   });
 
   it('decodes plus signs and IDN addresses in the path', async () => {
-    const put = await call('PUT', `/api/suppressions/${encodeURIComponent('list+tag@Bücher.example')}`, { reason: 'x' });
+    const put = await call('PUT', `/api/suppressions/${encodeURIComponent('list+tag@Bücher.example')}`, { reason: 'userunknown' });
     expect(put.status).toBe(201);
     expect((put.body as SuppressionEntry).address).toBe('list+tag@xn--bcher-kva.example');
 

@@ -104,6 +104,15 @@ describe('triage', () => {
     expect(triage(input(events, { crossDomain: { ...crossDomain, previousEvents: 10 } })).verdict).not.toBe('sender-side');
   });
 
+  it('greylisting retries do not blame our side', () => {
+    const greylisted = (minute: number) =>
+      event(minute, { recipient: 'later@tenant.example', code: 451, enhancedCode: '4.7.1', text: '451 4.7.1 Greylisted, try again later', permanent: false, action: 'deferred', reason: 'blocked', side: 'sender', rule: 'greylisting', suppressed: false });
+    const events = [delivered(1, 'a@tenant.example'), greylisted(2), greylisted(7), greylisted(17), greylisted(37), accessDenied(40, 'gone@tenant.example')];
+    const result = triage(input(events));
+    expect(result.verdict).not.toBe('sender-side');
+    expect(result.verdict).toBe('single-bad-recipient');
+  });
+
   it('healthy with deliveries only', () => {
     const result = triage(input([delivered(1, 'a@tenant.example'), delivered(2, 'b@tenant.example')]));
     expect(result.verdict).toBe('healthy');

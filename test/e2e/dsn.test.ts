@@ -154,7 +154,9 @@ describe('asynchronous bounces', () => {
   it('bounce listener rejects other domains', async () => {
     const { relay } = await relayWithUpstream({ bounce: { listen: '127.0.0.1:0', domain: 'bounces.relay.test' } });
     const result = await sendBounce(relay, 'someone@elsewhere.example', 'Subject: x\r\n\r\nhello\r\n').catch((error: Error & { response?: string }) => error);
-    expect((result as Error & { response?: string }).response).toBe('550 5.7.1 Relay access denied: this server accepts only bounces');
+    expect((result as Error & { response?: string }).response).toBe(
+      '550 5.1.1 <someone@elsewhere.example>: recipient not in the bounce domain bounces.relay.test; this listener accepts only bounces',
+    );
   });
 
   it('vacation reply records nothing', async () => {
