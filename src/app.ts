@@ -119,7 +119,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
 
   const { token, created } = loadOrCreateToken(config.dataDir, config.admin.token, logger);
   const queueControl = createQueueControl({ queue, spool, events, runner, logger });
-  const metrics = createRelayMetrics({ events, queue, suppressions });
+  const metrics = createRelayMetrics({ events, queue, suppressions, guardAlerts: () => guard.alerts().length });
   const webhooks = new WebhookDispatcher({ store: new WebhookStore(db), events, logger });
   await webhooks.start();
   const stopSuppressionSweep = startSuppressionSweep(suppressions, logger);

@@ -24,7 +24,14 @@ export interface RelayMetrics extends MetricsSource {
  * NOTE: the queue and suppression gauges read every key of their indexes on each scrape, so a
  * queue or list of millions makes a scrape take seconds.
  */
-export function createRelayMetrics(deps: { events: EventStore; queue: QueueStore; suppressions: SuppressionStore; now?: () => number }): RelayMetrics {
+export function createRelayMetrics(deps: {
+  events: EventStore;
+  queue: QueueStore;
+  suppressions: SuppressionStore;
+  /** Number of mass-suppression guard alerts raised since start. */
+  guardAlerts?: () => number;
+  now?: () => number;
+}): RelayMetrics {
   const now = deps.now ?? Date.now;
   const registry = new Registry();
   const events = registry.counter('bouncegate_events_total', 'Delivery events recorded, by action, reason and provider class of the recipient', [
@@ -40,6 +47,11 @@ export function createRelayMetrics(deps: { events: EventStore; queue: QueueStore
   const waiting = registry.gauge('bouncegate_queue_recipients', 'Recipients waiting in the queue, by state', ['state']);
   const oldest = registry.gauge('bouncegate_queue_oldest_age_seconds', 'Age of the oldest message with a waiting recipient, in seconds; 0 when the queue is empty');
   const suppressed = registry.gauge('bouncegate_suppressions', 'Entries on the suppression list, active and pending');
+  const alerts = registry.counter(
+    'bouncegate_guard_alerts_total',
+    'Times the mass-suppression guard paused a domain and held new suppressions for review',
+  );
+  let alertsCounted = 0;
 
   const unsubscribe = deps.events.subscribe((event: DeliveryEvent) => {
     events.inc({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
@@ -53,6 +65,11 @@ export function createRelayMetrics(deps: { events: EventStore; queue: QueueStore
   });
 
   registry.collect(async () => {
+    const raised = deps.guardAlerts?.() ?? 0;
+    if (raised > alertsCounted) {
+      alerts.inc({}, raised - alertsCounted);
+      alertsCounted = raised;
+    }
     const stats = await deps.queue.waitingStats();
     waiting.set({ state: 'due' }, stats.due);
     waiting.set({ state: 'held' }, stats.held);

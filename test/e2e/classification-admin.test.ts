@@ -90,6 +90,9 @@ describe('classification on the admin port', () => {
     const parsed = JSON.parse(alerts.stdout) as { alerts: Array<{ domain: string; recipients: string[] }> };
     expect(parsed.alerts[0]?.domain).toBe('blocked.example');
     expect(parsed.alerts[0]?.recipients).toEqual([recipients[0], recipients[1]]);
+
+    const metrics = await fetch(`http://127.0.0.1:${relay.admin.port}/metrics`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    expect(await metrics.text()).toMatch(/^bouncegate_guard_alerts_total 1$/m);
   });
 
   it('reloads rules through the CLI', async () => {

@@ -192,6 +192,23 @@ describe('relay end to end', () => {
     expect(bounce.body).toContain('Status: 5.1.1');
   });
 
+  it('expires a recipient at maxAge and bounces it', async () => {
+    const upstream = await upstreamWith({ onRecipient: (recipient) => (recipient.startsWith('slow@') ? '451 4.3.2 Try again later' : null) });
+    const relay = await relayTo(upstream, { retry: { schedule: [1], maxAge: 2 } });
+    await submit(relay, { from: 'app@tenant.example', to: ['slow@tenant.example'] });
+
+    const first = await waitForEvent(relay, 'slow@tenant.example', 'deferred');
+    expect(first.attempt).toBe(1);
+    const expired = await waitForEvent(relay, 'slow@tenant.example', 'expired', 10_000);
+    expect(expired.code).toBe(451);
+    expect(expired.permanent).toBe(false);
+    expect(expired.attempt).toBe(2);
+    const bounce = await waitFor(async () => upstream.received.find((message) => message.from === '' && message.to.includes('app@tenant.example')));
+    expect(bounce.body).toContain('Final-Recipient: rfc822; slow@tenant.example');
+    expect(bounce.body).toContain('Status: 4.3.2');
+    expect(await relay.suppressions.get('slow@tenant.example')).toBeNull();
+  });
+
   it('rejects relaying from a client outside clients.allow', async () => {
     const upstream = await upstreamWith({});
     const relay = await relayTo(upstream, { clients: { allow: ['10.0.0.0/8'] } });
