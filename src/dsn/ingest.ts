@@ -13,7 +13,7 @@ import type { GuardAlert, SuppressionGuard } from '../suppression/guard.js';
 import { parseDsn } from './parse.js';
 import type { DsnKind, ParsedBounce } from './types.js';
 
-/** What recording an asynchronous bounce needs. */
+/** Dependencies of bounce recording. */
 export interface DsnIngestDeps {
   config: Config;
   logger: Logger;
@@ -27,7 +27,7 @@ export interface DsnIngestDeps {
   verpSecret?: string;
 }
 
-/** How a bounce was matched to the message it reports on. */
+/** The method that matched a bounce to the message it reports on. */
 export type Correlation = 'verp' | 'queue-id' | 'message-id' | 'none';
 
 /** The outcome of recording one bounce message. */
@@ -45,7 +45,7 @@ export interface DsnIngestResult {
  * applies the suppression policy of delivery-time failures. A bounce is matched to our message by its
  * VERP return path (verified HMAC), else by the X-Bouncegate-Queue-Id or Message-ID of the returned
  * headers. Only a recipient of the matched message can be suppressed, so a forged bounce cannot put an
- * arbitrary address on the list; unmatched bounces are recorded without suppressing anyone.
+ * arbitrary address on the list. Unmatched bounces are recorded without suppressing anyone.
  * Auto-replies and feedback reports are logged and never recorded as failures.
  */
 export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string[], deps: DsnIngestDeps): Promise<DsnIngestResult> {

@@ -16,7 +16,7 @@ import { verifyPassword } from './auth.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { HeaderCapture } from './headers.js';
 
-/** What the SMTP listener needs from the rest of the relay. */
+/** Dependencies of the SMTP listener. */
 export interface IngressDeps {
   config: Config;
   logger: Logger;

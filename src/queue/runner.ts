@@ -18,14 +18,14 @@ import type { GuardAlert, SuppressionGuard } from '../suppression/guard.js';
 import { queueBounce } from './bounce.js';
 import { decide, type Decision } from './outcome.js';
 
-/** Longest sleep of the scheduler between checks of the due index, in ms. */
+/** Maximum sleep of the scheduler between checks of the due index, in ms. */
 const MAX_IDLE_MS = 30_000;
 /** Pause before rescanning when due recipients could not start, in ms. */
 const BUSY_RESCAN_MS = 250;
 /** Due recipients read per scan of the due index. */
 const SCAN_BATCH = 1000;
 
-/** What the queue runner needs from the rest of the relay. */
+/** Dependencies of the queue runner. */
 export interface RunnerDeps {
   config: Config;
   logger: Logger;
@@ -61,7 +61,7 @@ interface Batch {
 /**
  * Schedules and runs delivery attempts, one transaction per message and destination; records every
  * outcome and writes the next state. A message accepted by the listener is handed over in memory and
- * starts at once; retries and recipients left from before a restart come from the due index in
+ * starts at once. Retries and recipients left from before a restart come from the due index in
  * LevelDB, read when the earliest due time arrives.
  */
 export class QueueRunner {

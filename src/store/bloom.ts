@@ -4,9 +4,9 @@ const FALSE_POSITIVE_RATE = 0.01;
 const MIN_CAPACITY = 1_000_000;
 
 /**
- * A Bloom filter over strings: `mightContain` is false only for keys never added. It answers the
+ * A Bloom filter over strings: `mightContain` is false only for keys never added. It settles the
  * common case of a suppression check (the address is not on the list) without a LevelDB read.
- * Removing keys is not supported; a removed key stays a false positive until the next rebuild.
+ * Keys cannot be removed, so a removed key stays a false positive until the next rebuild.
  */
 export class BloomFilter {
   private readonly bits: Uint32Array;
@@ -45,7 +45,7 @@ export class BloomFilter {
     return true;
   }
 
-  /** Whether more keys were added than the filter was sized for. */
+  /** Returns whether more keys were added than the filter was sized for. */
   isOverfull(): boolean {
     return this.added > this.capacity;
   }

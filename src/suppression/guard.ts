@@ -34,7 +34,7 @@ const MAX_FAILURES_PER_HOST = 10_000;
  * Guards against mass false suppression. When many distinct recipients at one MX host get the same
  * normalised permanent rejection within the window while nothing there is delivered, the cause is more
  * likely a block of our IP or a tenant misconfiguration than dead mailboxes. The guard then pauses
- * delivery to that domain and asks for new suppressions to be recorded as pending review.
+ * delivery to that domain and returns `pending` as the status of new suppressions, for review.
  */
 export class SuppressionGuard {
   private readonly settings: GuardSettings;
@@ -103,7 +103,7 @@ export class SuppressionGuard {
     this.deliveries.set(hostKey(mx, domain), this.now());
   }
 
-  /** Whether delivery to a domain is paused by a tripped guard. */
+  /** Returns whether delivery to a domain is paused by a tripped guard. */
   isPaused(domain: string): boolean {
     const pause = this.paused.get(domain);
     if (!pause) {
