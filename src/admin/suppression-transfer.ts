@@ -70,7 +70,8 @@ export function formatCsv(entries: SuppressionEntry[]): string {
 
 /** Parses CSV text into records of column name to value; the first line names the columns. */
 export function parseCsv(text: string): Array<Record<string, string>> {
-  const rows = splitCsv(text.replace(/^\uFEFF/, ''));
+  // Undo the apostrophe the export puts before cells that spreadsheets would read as formulas.
+  const rows = splitCsv(text.replace(/^\uFEFF/, '')).map((cells) => cells.map((cell) => (/^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell)));
   const header = rows.shift();
   if (!header || header.every((cell) => cell.trim() === '')) {
     throw new ImportError(['row 1: the CSV has no header line; the first line must name the columns, e.g. "address,reason,note"']);
@@ -235,7 +236,11 @@ function validateFailure(value: unknown): FailureRecord | string {
 }
 
 function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  // A cell starting with = + - @ or a control character is a formula to spreadsheet programs, and
+  // reply texts come from remote servers: a leading apostrophe keeps such a cell text (OWASP CSV
+  // injection advice).
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** Splits CSV text into rows of cells (RFC 4180), accepting LF as well as CRLF line ends. */

@@ -132,7 +132,7 @@ export const configSchema = z
         /** HMAC key for VERP addresses; null generates one into the data folder on first start. */
         secret: z.string().min(16).nullable().default(null),
         /** Maximum size in bytes of a bounce message read by the listener or the admin API. */
-        maxSize: z.number().int().positive().default(10 * 1024 * 1024),
+        maxSize: z.number().int().positive().default(2 * 1024 * 1024),
       })
       .strict()
       .prefault({}),

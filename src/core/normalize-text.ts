@@ -1,5 +1,7 @@
 /** Longest normalised text kept, in characters; longer texts are cut so rollup keys stay small. */
 export const MAX_NORMALIZED_LENGTH = 300;
+/** Characters of a reply read for normalisation; well past what survives the cut to MAX_NORMALIZED_LENGTH. */
+const MAX_NORMALIZED_INPUT = 2000;
 
 // A reply line: the basic code, "-" or " ", and an optional enhanced code (RFC 5321 §4.2, RFC 3463).
 const REPLY_PREFIX = /^(\d{3})(?:[ -]|$)\s*(#?[245]\.\d{1,3}\.\d{1,3}(?=\s|$))?\s*/;
@@ -30,7 +32,9 @@ const ID_RUN = /<id>(?:[-.](?:<id>|\d+))+/g;
  * and numbers inside brackets or parentheses with `<n>`. URLs keep their host and path.
  */
 export function normalizeReplyText(text: string): string {
-  const joined = joinLines(text);
+  // Some of the patterns below are quadratic on long tokens without spaces, and a remote server
+  // chooses the reply text. The result is cut to MAX_NORMALIZED_LENGTH anyway.
+  const joined = joinLines(text.slice(0, MAX_NORMALIZED_INPUT));
 
   // Times, addresses and IPs vary inside URLs too (a blocklist lookup link names our IP), so they go
   // first. URLs are then set aside, so the host and id rules below keep their constant paths intact.

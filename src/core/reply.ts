@@ -19,6 +19,12 @@ export interface Reply {
   localPermanent: boolean;
 }
 
+/**
+ * Characters of a reply kept. Real replies are far shorter; the cap keeps a hostile server's
+ * megabyte reply out of the event store and away from the classification patterns.
+ */
+export const MAX_REPLY_TEXT = 16 * 1024;
+
 const REPLY_LINE = /^(\d{3})([ -]?)(.*)$/;
 // RFC 3463 §2: class.subject.detail, subject and detail of at most 3 digits. Some servers put a "#"
 // before it ("550 #5.1.0 Address rejected").
@@ -31,7 +37,8 @@ const ENHANCED = /^#?([245])\.(\d{1,3})\.(\d{1,3})(?=$|[\s:;,.)\]])/;
  * yields it. Lines that do not start with a code are kept as they are.
  */
 export function parseReply(raw: string, stage: Stage): Reply {
-  const lines = raw.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n');
+  const bounded = raw.length > MAX_REPLY_TEXT ? `${raw.slice(0, MAX_REPLY_TEXT)}\n[${raw.length - MAX_REPLY_TEXT} more characters cut]` : raw;
+  const lines = bounded.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n');
   let code: number | null = null;
   let enhancedCode = '';
 

@@ -75,7 +75,7 @@ export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string
     const recipient = verpRecipient ?? bounce.recipient;
     const matched = verpRecipient !== undefined || (message !== null && recipients.has(normalizeAddress(recipient, normalize)));
     const action = actionOf(bounce);
-    const suppress = matched && action === 'bounced' && bounce.suppress;
+    const suppress = matched && action === 'bounced' && bounce.suppress && mayOriginateSuppression(correlation, message, deps.config);
     const status = suppress ? await suppressFromDsn(recipient, bounce, message, deps) : null;
     if (status) {
       suppressed.push(recipient);
@@ -118,6 +118,22 @@ export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string
     dsnRecipients.inc({ action: event.action });
   }
   return { kind: parsed.kind, correlation, queueId: message?.queueId ?? null, events: stored, suppressed };
+}
+
+/**
+ * Decides whether a matched bounce may suppress. Every recipient of a message sees its Message-ID
+ * and queue id, so one recipient could forge a bounce naming another. With VERP on, only a verified
+ * VERP match suppresses. Without VERP, a queue-id or Message-ID match suppresses only for a message
+ * with a single recipient, whose only reader is the address the bounce names.
+ */
+function mayOriginateSuppression(correlation: Correlation, message: MessageRecord | null, config: Config): boolean {
+  if (correlation === 'verp') {
+    return true;
+  }
+  if (config.bounce.verp) {
+    return false;
+  }
+  return message !== null && message.recipients.length === 1;
 }
 
 async function correlate(

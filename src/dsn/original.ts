@@ -40,11 +40,26 @@ export function readReturnedMessage(sources: readonly (string | null)[], rawBody
  * header in a raw body whose MIME boundaries did not parse.
  */
 export function returnedPartInRawBody(body: string): string | null {
-  const marker = /^content-type:[ \t]*(?:message\/rfc822|text\/rfc822-headers|message\/global-headers)\b[^\n]*\n(?:[^\n]*\S[^\n]*\n)*?\r?\n/im.exec(body);
+  const marker = /^content-type:[ \t]*(?:message\/rfc822|text\/rfc822-headers|message\/global-headers)\b[^\n]*\n/im.exec(body);
   if (!marker) {
     return null;
   }
-  return body.slice(marker.index + marker[0].length);
+  // Skip the rest of the part's header lines up to the first empty line. A line scan, because a
+  // regular expression for "non-empty lines, then an empty one" backtracks exponentially when no
+  // empty line follows.
+  let position = marker.index + marker[0].length;
+  while (position < body.length) {
+    const end = body.indexOf('\n', position);
+    if (end < 0) {
+      return null;
+    }
+    const line = body.slice(position, end);
+    position = end + 1;
+    if (line.trim() === '') {
+      return body.slice(position);
+    }
+  }
+  return null;
 }
 
 /**

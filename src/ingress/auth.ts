@@ -1,4 +1,7 @@
-import { scryptSync, timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, scrypt, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number) => Promise<Buffer>;
 
 /** A configured AUTH user. */
 export interface AuthUser {
@@ -10,9 +13,9 @@ const SCRYPT_PREFIX = 'scrypt$';
 
 /**
  * Checks a password against a configured user. Passwords are plain text or
- * "scrypt$<salt-hex>$<hash-hex>" (scrypt with Node's default cost parameters). Comparison is constant-time.
+ * "scrypt$<salt-hex>$<hash-hex>" (scrypt with Node's default cost parameters). Comparison is constant-time; scrypt runs off the event loop.
  */
-export function verifyPassword(users: readonly AuthUser[], username: string, password: string): boolean {
+export async function verifyPassword(users: readonly AuthUser[], username: string, password: string): Promise<boolean> {
   const user = users.find((item) => item.username === username);
   if (!user) {
     // Spend comparable time for unknown users so the reply time does not reveal which names exist.
@@ -25,7 +28,8 @@ export function verifyPassword(users: readonly AuthUser[], username: string, pas
     if (expected.length === 0) {
       return false;
     }
-    const actual = scryptSync(password, Buffer.from(saltHex, 'hex'), expected.length);
+    // Asynchronous, so a burst of AUTH attempts does not stall every other session.
+    const actual = await scryptAsync(password, Buffer.from(saltHex, 'hex'), expected.length);
     return timingSafeEqual(actual, expected);
   }
   return equalDigests(user.password, password);

@@ -22,6 +22,11 @@ export interface BounceListener {
   close(): Promise<void>;
 }
 
+/** Concurrent sessions of the bounce listener; MTAs retry a 421 later. */
+const MAX_BOUNCE_CLIENTS = 100;
+/** Idle time before the bounce listener closes a session, in ms. */
+const BOUNCE_SOCKET_TIMEOUT_MS = 60_000;
+
 function smtpError(code: number, text: string): Error {
   return Object.assign(new Error(text), { responseCode: code });
 }
@@ -37,6 +42,9 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
     name: deps.hostname,
     banner: 'bouncegate bounce listener',
     size: deps.maxSize,
+    // Each session may buffer up to maxSize bytes, so sessions and their idle time are bounded.
+    maxClients: MAX_BOUNCE_CLIENTS,
+    socketTimeout: BOUNCE_SOCKET_TIMEOUT_MS,
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
     disableReverseLookup: true,

@@ -37,6 +37,9 @@ export interface Ingress {
   close(): Promise<void>;
 }
 
+/** Recipients accepted per transaction, like Postfix's smtpd_recipient_limit (RFC 5321 §4.5.3.1.8: at least 100). */
+const MAX_RECIPIENTS = 1000;
+
 interface Transaction {
   queueId: QueueId;
   dropped: Array<{ recipient: string; entry: SuppressionEntry }>;
@@ -85,19 +88,36 @@ export function createIngress(deps: IngressDeps): Ingress {
     },
 
     onAuth(auth, session, callback) {
-      const log = logger.child({ session: session.id, client: session.remoteAddress, user: auth.username });
+      // A failed attempt's username may be a password typed into the wrong field, so it is logged
+      // only after success.
+      const log = logger.child({ session: session.id, client: session.remoteAddress });
       if (!session.secure && !isLoopback(session.remoteAddress)) {
         log.warn('AUTH rejected: TLS required for clients not on loopback');
         callback(smtpError(538, '5.7.11 Encryption required for requested authentication mechanism'));
         return;
       }
-      if (!auth.username || typeof auth.password !== 'string' || !verifyPassword(config.auth.users, auth.username, auth.password)) {
+      const username = auth.username;
+      const password = auth.password;
+      if (!username || typeof password !== 'string') {
         log.warn('AUTH failed');
         callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
         return;
       }
-      log.info('AUTH succeeded');
-      callback(null, { user: auth.username });
+      verifyPassword(config.auth.users, username, password).then(
+        (valid) => {
+          if (!valid) {
+            log.warn('AUTH failed');
+            callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+            return;
+          }
+          log.info({ user: username }, 'AUTH succeeded');
+          callback(null, { user: username });
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'AUTH check failed');
+          callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+        },
+      );
     },
 
     onMailFrom(_address, session, callback) {
@@ -134,6 +154,10 @@ export function createIngress(deps: IngressDeps): Ingress {
     if (!user && !isAllowedClient(session.remoteAddress)) {
       log.warn({ recipient: address.address }, 'relay rejected: client not in clients.allow and not authenticated');
       throw smtpError(554, '5.7.1 Relay access denied');
+    }
+
+    if (session.envelope.rcptTo.length >= MAX_RECIPIENTS) {
+      throw smtpError(452, `4.5.3 Too many recipients; at most ${MAX_RECIPIENTS} per message`);
     }
 
     const entry = await deps.suppressions.findActive(address.address);

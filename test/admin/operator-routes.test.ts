@@ -137,6 +137,22 @@ describe('operator routes', () => {
     expect((await call('/api/events/stream?limit=5')).body.error?.field).toBe('limit');
   });
 
+  it('export keeps formula-like cells as text', async () => {
+    admin = await startAdminFixture();
+    const csv = 'address,reason,note\r\nf@example.com,userunknown,"=HYPERLINK(""http://evil.invalid"")"\r\n';
+    const imported = await call('/api/suppressions/import', { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: csv });
+    expect(imported.status).toBe(200);
+    const exported = await call('/api/suppressions/export?format=csv');
+    const text = String(exported.body);
+    expect(text).toContain(`"'=HYPERLINK(""http://evil.invalid"")"`);
+    expect(text).not.toMatch(/,=HYPERLINK|,"=HYPERLINK/);
+
+    const again = await call('/api/suppressions/import', { method: 'POST', headers: { 'Content-Type': 'text/csv' }, body: text });
+    expect(again.status).toBe(200);
+    const entry = await call('/api/suppressions/f%40example.com');
+    expect(entry.body.note).toBe('=HYPERLINK("http://evil.invalid")');
+  });
+
   it('imports CSV and reports invalid rows', async () => {
     admin = await startAdminFixture();
     const csv = 'address,reason,note\r\nA@Example.com,userunknown,"moved, left the company"\r\nb@example.com,mailboxfull,\r\n';

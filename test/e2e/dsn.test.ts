@@ -129,6 +129,27 @@ describe('asynchronous bounces', () => {
     expect(await relay.suppressions.get('ceo@victim.example')).toBeNull();
   });
 
+  it('VERP on ignores header-matched bounces', async () => {
+    const { relay } = await relayWithUpstream({ bounce: { listen: '127.0.0.1:0', domain: 'bounces.relay.test', verp: true } });
+    await submit(relay, { from: 'app@sender.example', to: ['victim@tenant.example'] }, { headers: { 'Message-ID': '<known-1@sender.example>' } });
+    await waitForEvent(relay, 'victim@tenant.example', 'delivered');
+
+    await sendBounce(
+      relay,
+      'bounce+0MX9LAAAAAAAAAAAA.0.0000000000000000@bounces.relay.test',
+      postfixBounce({
+        to: 'app@sender.example',
+        recipient: 'victim@tenant.example',
+        status: '5.1.1',
+        diagnostic: '550 5.1.1 User unknown',
+        returnedHeaders: 'Message-ID: <known-1@sender.example>\r\nSubject: test',
+      }),
+    );
+    const event = await waitForEvent(relay, 'victim@tenant.example', 'bounced');
+    expect(event.suppressed).toBe(false);
+    expect(await relay.suppressions.get('victim@tenant.example')).toBeNull();
+  });
+
   it('correlates by Message-ID without VERP', async () => {
     const { relay } = await relayWithUpstream({ bounce: { listen: '127.0.0.1:0', domain: 'bounces.relay.test' } });
     await submit(relay, { from: 'app@sender.example', to: ['moved@tenant.example'] }, { headers: { 'Message-ID': '<order-4711@sender.example>' } });
@@ -196,7 +217,11 @@ describe('asynchronous bounces', () => {
     expect(mbox.code).toBe(0);
     expect(JSON.parse(mbox.stdout.trim()).events[0].recipient).toBe('two@tenant.example');
 
-    expect((await waitForEvent(relay, 'one@tenant.example', 'bounced')).suppressed).toBe(true);
+    // Both recipients saw the Message-ID, so either could have forged the other's bounce.
+    const one = await waitForEvent(relay, 'one@tenant.example', 'bounced');
+    expect(one.stage).toBe('dsn');
+    expect(one.suppressed).toBe(false);
+    expect(await relay.suppressions.get('one@tenant.example')).toBeNull();
     const full = await relay.events.query({ recipient: 'two@tenant.example', limit: 10 });
     expect(full.events[0]?.stage).toBe('dsn');
     expect(full.events[0]?.reason).toBe('mailboxfull');
