@@ -12,6 +12,7 @@ import type { MessageIdIndex } from '../store/message-index.js';
 import type { MessageRecord, QueueStore, RecipientRecord } from '../store/queue.js';
 import type { SuppressionEntry, SuppressionStore } from '../store/suppressions.js';
 import { suppressedEvent, suppressionRejectText } from '../suppression/notice.js';
+import { AuthThrottle } from './auth-throttle.js';
 import { verifyPassword } from './auth.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { HeaderCapture } from './headers.js';
@@ -59,6 +60,7 @@ export function createIngress(deps: IngressDeps): Ingress {
   setGreetingDelay(config.listen.greetingDelay);
   const isAllowedClient = createAddressMatcher(config.clients.allow);
   const transactions = new Map<string, Transaction>();
+  const authThrottle = new AuthThrottle();
   const tls = config.listen.tls;
   const disabled: string[] = [];
   if (!tls) disabled.push('STARTTLS');
@@ -96,9 +98,15 @@ export function createIngress(deps: IngressDeps): Ingress {
         callback(smtpError(538, '5.7.11 Encryption required for requested authentication mechanism'));
         return;
       }
+      if (!authThrottle.allows(session.remoteAddress)) {
+        log.warn('AUTH rejected: too many failed attempts from this client');
+        callback(smtpError(454, '4.7.0 Too many failed authentication attempts; try again later'));
+        return;
+      }
       const username = auth.username;
       const password = auth.password;
       if (!username || typeof password !== 'string') {
+        authThrottle.fail(session.remoteAddress);
         log.warn('AUTH failed');
         callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
         return;
@@ -106,10 +114,12 @@ export function createIngress(deps: IngressDeps): Ingress {
       verifyPassword(config.auth.users, username, password).then(
         (valid) => {
           if (!valid) {
+            authThrottle.fail(session.remoteAddress);
             log.warn('AUTH failed');
             callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
             return;
           }
+          authThrottle.succeed(session.remoteAddress);
           log.info({ user: username }, 'AUTH succeeded');
           callback(null, { user: username });
         },

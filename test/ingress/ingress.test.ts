@@ -123,6 +123,22 @@ describe('ingress', () => {
     expect((failure as Error & { response?: string }).response).toBe('535 5.7.8 Authentication credentials invalid');
   });
 
+  it('throttles repeated AUTH failures', async () => {
+    const { relay } = await setup({ auth: { users: [{ username: 'app', password: 'correct horse battery staple' }] } });
+    const { client } = await RawSmtpClient.open(relay.smtp.port);
+    cleanups.push(() => client.close());
+    await client.command('EHLO client.test');
+    const wrong = `AUTH PLAIN ${Buffer.from('\u0000app\u0000wrong').toString('base64')}`;
+    const replies: string[] = [];
+    for (let attempt = 0; attempt < 11; attempt += 1) {
+      replies.push(await client.command(wrong));
+    }
+    expect(replies.slice(0, 10).every((reply) => reply.startsWith('535 5.7.8'))).toBe(true);
+    expect(replies[10]).toBe('454 4.7.0 Too many failed authentication attempts; try again later');
+    const right = await client.command(`AUTH PLAIN ${Buffer.from('\u0000app\u0000correct horse battery staple').toString('base64')}`);
+    expect(right).toMatch(/^454 /);
+  });
+
   it('accepts pipelined submissions from swaks', async () => {
     if (!existsSync('/usr/bin/swaks')) {
       console.warn('swaks test skipped: /usr/bin/swaks is missing (.ci/run installs it)');
