@@ -50,10 +50,13 @@ export interface ProfileSummary {
   inclusive: InclusiveTime[];
 }
 
-/** A function to report inclusive time for: its name and the end of its file's path without the extension. */
+/**
+ * Functions to report inclusive time for: a sample counts once when any of them is on its stack. The
+ * file is matched by the end of its path without the extension.
+ */
 export interface InclusiveProbe {
   label: string;
-  functionName: string;
+  functionName: string | string[];
   fileSuffix: string;
 }
 
@@ -188,10 +191,11 @@ function stackContains(
   parentOf: Map<number, number>,
   probe: InclusiveProbe,
 ): boolean {
+  const names = typeof probe.functionName === 'string' ? [probe.functionName] : probe.functionName;
   let current: number | undefined = id;
   while (current !== undefined) {
     const frame = byId.get(current)?.callFrame;
-    if (frame && frame.functionName === probe.functionName && frame.url.replace(/\.[cm]?[jt]s$/, '').endsWith(probe.fileSuffix)) {
+    if (frame && names.includes(frame.functionName) && frame.url.replace(/\.[cm]?[jt]s$/, '').endsWith(probe.fileSuffix)) {
       return true;
     }
     current = parentOf.get(current);

@@ -23,10 +23,10 @@ export interface PostfixRelay {
 }
 
 /**
- * Starts a private Postfix (own config folder, queue and data directory, listening on a free loopback
- * port) with `relayhost` pointing at 127.0.0.1:relayPort and every durability setting at its default:
- * Postfix fsyncs each queue file before it sends 250 for the end of DATA. The system's Postfix is
- * never touched. Requires root, as Postfix's master does.
+ * Starts a private Postfix with its own config folder, queue and data directory, listening on a free
+ * loopback port, with `relayhost` pointing at 127.0.0.1:relayPort. Every durability setting stays at
+ * its default, so Postfix fsyncs each queue file before it sends 250 for the end of DATA. The
+ * system's Postfix is never touched. Requires root, as Postfix's master does.
  */
 export async function startPostfixRelay(cleanup: Cleanup, relayPort: number): Promise<PostfixRelay> {
   const temp = cleanup.tempDir('bouncegate-bench-postfix-');

@@ -12,14 +12,23 @@ const RECIPIENTS = 1;
 
 /** Functions whose inclusive time the summary reports: the stages of a message's path. */
 export const PROFILE_PROBES: InclusiveProbe[] = [
-  { label: 'EventStore.append (recording events)', functionName: 'append', fileSuffix: 'store/events' },
+  {
+    label: 'recording events (EventStore.append and the writeBatch and rollupOperations it runs from later microtasks)',
+    functionName: ['append', 'writeBatch', 'rollupOperations'],
+    fileSuffix: 'store/events',
+  },
+  { label: 'EventStore.rollupOperations (hourly counters)', functionName: 'rollupOperations', fileSuffix: 'store/events' },
+  { label: 'QueueStore.getRecipients (one LevelDB iterator per attempt)', functionName: 'getRecipients', fileSuffix: 'store/queue' },
+  { label: 'GroupCommitter.drain (synced queue batches)', functionName: 'drain', fileSuffix: 'store/group-commit' },
   { label: 'QueueRunner.attempt (one delivery attempt, all of it)', functionName: 'attempt', fileSuffix: 'queue/runner' },
   { label: 'deliverMessage (SMTP client side)', functionName: 'deliverMessage', fileSuffix: 'delivery/transaction' },
   { label: 'openSession (connect, greeting, EHLO)', functionName: 'openSession', fileSuffix: 'delivery/session' },
   { label: 'handleData (ingress DATA to 250)', functionName: 'handleData', fileSuffix: 'ingress/server' },
   { label: 'Spool.write', functionName: 'write', fileSuffix: 'spool/spool' },
   { label: 'QueueRunner.dispatchDue (scheduler scans)', functionName: 'dispatchDue', fileSuffix: 'queue/runner' },
-  { label: 'pino (logging)', functionName: 'write', fileSuffix: 'pino/lib/proto' },
+  { label: 'pino: formatting and writing log lines', functionName: 'LOG', fileSuffix: 'pino/lib/tools' },
+  { label: 'pino: child loggers', functionName: 'child', fileSuffix: 'pino/lib/proto' },
+  { label: 'socket writes (one per SMTP reply or command)', functionName: 'handleWriteReq', fileSuffix: 'node:internal/stream_base_commons' },
 ];
 
 /** The profile of the relay under one load, summarised. */
