@@ -154,9 +154,22 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
       })
     : null;
 
-  const smtpAddress = await ingress.listen();
-  const bounceAddress = bounceListener ? await bounceListener.listen() : null;
-  const adminAddress = await admin.listen(config.admin.host, config.admin.port);
+  // A relay that accepts mail must also deliver it: if any listener cannot bind, close the ones
+  // already open and fail the start instead of running half-way.
+  let smtpAddress: { host: string; port: number };
+  let bounceAddress: { host: string; port: number } | null;
+  let adminAddress: { host: string; port: number };
+  try {
+    smtpAddress = await ingress.listen();
+    bounceAddress = bounceListener ? await bounceListener.listen() : null;
+    adminAddress = await admin.listen(config.admin.host, config.admin.port);
+  } catch (error) {
+    logger.error({ err: error }, 'a listener could not start; stopping');
+    await Promise.allSettled([ingress.close(), bounceListener?.close(), admin.close(), webhooks.stop?.()]);
+    await filterBuilt;
+    await db.close();
+    throw error;
+  }
   runner.start();
   if (created) {
     process.stderr.write(`bouncegate: generated admin token (stored in ${join(config.dataDir, 'admin-token')}): ${token}\n`);
