@@ -176,7 +176,7 @@ function collectFacts(input: TriageInput): Facts {
   return { input, events, failures, permanent, failingRecipients, deliveredRecipients };
 }
 
-/** Rules whose replies every new sender meets; they say nothing about our reputation or setup. */
+/** Rules whose replies every new sender meets, so they reveal nothing about our reputation or setup. */
 const ROUTINE_DEFERRAL_RULES: ReadonlySet<string> = new Set(['greylisting']);
 
 function senderSide(facts: Facts): Decision | null {

@@ -2,7 +2,7 @@ import type { Classifier } from '../core/classification.js';
 import type { Reply } from '../core/reply.js';
 import type { DeliveryEvent } from '../core/types.js';
 
-/** What a rule change would change for one stored event. */
+/** Change a rule set would make to one stored event. */
 export interface ReplayChange {
   eventId: string;
   time: string;
@@ -42,8 +42,8 @@ export async function replayEvents(events: AsyncIterable<DeliveryEvent>, classif
     }
     report.classified += 1;
     const classification = classifier.classify(replyOf(event), event.mx);
-    // A bounce that matched none of our messages suppresses nobody whatever the rule says, so only
-    // its reason and rule can change.
+    // A bounce that matched none of our messages never suppresses, whatever the rule decides, so
+    // only its reason and rule can change.
     const unmatchedBounce = event.stage === 'dsn' && event.queueId === '';
     const suppress = unmatchedBounce ? event.suppressed : event.permanent && classification.suppress;
     if (classification.reason === event.reason && suppress === event.suppressed && classification.rule === event.rule) {

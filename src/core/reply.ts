@@ -32,9 +32,8 @@ const ENHANCED = /^#?([245])\.(\d{1,3})\.(\d{1,3})(?=$|[\s:;,.)\]])/;
 
 /**
  * Parses a raw reply (one or more CRLF or LF separated lines) per RFC 5321 §4.2.
- * The basic code comes from the first line; the enhanced code is taken from the first line that carries
- * one, so a multi-line reply whose first line lacks it but whose continuation lines carry it still
- * yields it. Lines that do not start with a code are kept as they are.
+ * The basic code comes from the first line. The enhanced code comes from the first line that carries
+ * one, so a multi-line reply still yields it when only its continuation lines carry it. Lines that do not start with a code are kept as they are.
  */
 export function parseReply(raw: string, stage: Stage): Reply {
   const bounded = raw.length > MAX_REPLY_TEXT ? `${raw.slice(0, MAX_REPLY_TEXT)}\n[${raw.length - MAX_REPLY_TEXT} more characters cut]` : raw;
@@ -89,7 +88,7 @@ export function localFailure(
 
 /**
  * Whether a reply is permanent. For a server reply the basic code decides (5xx), whatever the enhanced
- * code or a platform label says; a local failure is permanent only when it was built as such.
+ * code or a platform label claims. A local failure is permanent only when it was built as such.
  */
 export function isPermanent(reply: Reply): boolean {
   if (reply.local) {
@@ -98,7 +97,7 @@ export function isPermanent(reply: Reply): boolean {
   return reply.code !== null && reply.code >= 500 && reply.code < 600;
 }
 
-/** Whether a reply reports success (2xx or 3xx). */
+/** Returns whether a reply reports success (2xx or 3xx). */
 export function isPositive(reply: Reply): boolean {
   return reply.code !== null && reply.code < 400;
 }

@@ -20,16 +20,16 @@ export type Stage =
   | 'submit'
   | 'dsn';
 
-/** What happens to a recipient after an outcome: the disposition, separate from the bounce reason. */
+/** Disposition of a recipient after an outcome, kept separate from the bounce reason. */
 export type Action = 'delivered' | 'deferred' | 'bounced' | 'expired' | 'suppressed';
 
 /** Per-recipient queue state. */
 export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'bounced' | 'expired' | 'suppressed';
 
-/** Which party a failure is attributed to. */
+/** Party a failure is attributed to. */
 export type FaultSide = 'recipient' | 'sender' | 'message' | 'network';
 
-/** Where the submitting client came from. */
+/** Origin of a submission: client IP and AUTH user. */
 export interface SubmissionSource {
   ip: string;
   user: string | null;
@@ -72,7 +72,7 @@ export interface DeliveryEvent {
   action: Action;
   source: SubmissionSource | null;
   campaign: string | null;
-  /** Which party the classifier blames; null for deliveries. */
+  /** Party the classifier blames; null for deliveries. */
   side: FaultSide | null;
   /** Name of the classification rule that matched, for audits. */
   rule: string | null;

@@ -16,7 +16,7 @@ export interface FailedRecipient {
   fromServer: boolean;
 }
 
-/** What a bounce message needs to know about the original. */
+/** Facts about the original message that a bounce reports. */
 export interface BounceInput {
   reportingMta: string;
   queueId: string;

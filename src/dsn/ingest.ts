@@ -121,7 +121,7 @@ export async function ingestDsn(raw: Buffer, envelopeRecipients: readonly string
 }
 
 /**
- * Decides whether a matched bounce may suppress. Every recipient of a message sees its Message-ID
+ * Decides whether a matched bounce may suppress. Every recipient of a message receives its Message-ID
  * and queue id, so one recipient could forge a bounce naming another. With VERP on, only a verified
  * VERP match suppresses. Without VERP, a queue-id or Message-ID match suppresses only for a message
  * with a single recipient, whose only reader is the address the bounce names.

@@ -3,7 +3,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import { domainOf } from '../core/address.js';
 import type { DsnIngestResult } from '../dsn/ingest.js';
 
-/** What the bounce listener needs. */
+/** Dependencies of the bounce listener. */
 export interface BounceListenerDeps {
   logger: Logger;
   hostname: string;
@@ -96,7 +96,7 @@ export function createBounceListener(deps: BounceListenerDeps): BounceListener {
         log.warn({ err: error, bytes: size }, 'bounce could not be parsed; accepted and dropped');
         return '2.0.0 Ok: message accepted but not readable as a bounce';
       }
-      log.error({ err: error }, 'recording a bounce failed; answered 451');
+      log.error({ err: error }, 'recording a bounce failed; replied 451');
       throw smtpError(451, '4.3.0 Temporary failure recording the bounce; try again later');
     }
   }

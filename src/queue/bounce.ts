@@ -8,7 +8,7 @@ import type { Config } from '../config/schema.js';
 import type { Spool } from '../spool/spool.js';
 import type { QueueOperation, QueueStore } from '../store/queue.js';
 
-/** What queueing a bounce needs. */
+/** Dependencies of bounce queueing. */
 export interface BounceDeps {
   config: Config;
   logger: Logger;

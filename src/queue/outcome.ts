@@ -3,7 +3,7 @@ import { isPermanent, type Reply } from '../core/reply.js';
 import type { Action, RecipientStatus } from '../core/types.js';
 import { isExpired, retryDelaySeconds } from './schedule.js';
 
-/** What one attempt means for one recipient. */
+/** Decision for one recipient after one attempt. */
 export interface Decision {
   action: Action;
   status: RecipientStatus;
@@ -22,7 +22,7 @@ export interface RetrySettings {
 
 /**
  * Decides the disposition of one recipient after an attempt. The basic code alone decides between
- * retrying and giving up (5xx never retries, 4xx always does until the queue lifetime ends); the
+ * retrying and giving up: 5xx never retries, 4xx retries until the queue lifetime ends. The
  * classification only decides whether a permanent failure suppresses the recipient.
  */
 export function decide(

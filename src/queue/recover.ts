@@ -3,9 +3,9 @@ import type { Spool } from '../spool/spool.js';
 import type { QueueStore } from '../store/queue.js';
 
 /**
- * Reconciles the spool folder with the queue at start. A body without a queue record was never
- * answered 250 (the record is written last), so it is removed. A queued message whose body is missing
- * cannot be delivered; that is logged as an error with its queue id.
+ * Reconciles the spool folder with the queue at start. A body without a queue record never got a 250,
+ * because the record is written last, so it is removed. A queued message whose body is missing cannot
+ * be delivered, so it is logged as an error with its queue id.
  */
 export async function recoverSpool(deps: { queue: QueueStore; spool: Spool; logger: Logger }): Promise<void> {
   const { queue, spool, logger } = deps;

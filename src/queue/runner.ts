@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { domainOf } from '../core/address.js';
-import type { Classifier } from '../core/classification.js';
+import type { Classification, Classifier } from '../core/classification.js';
 import type { Reply } from '../core/reply.js';
 import { verpAddress } from '../core/verp.js';
 import type { QueueId } from '../core/types.js';
@@ -373,7 +373,7 @@ export class QueueRunner {
           updatedAt: new Date(attemptTime).toISOString(),
         };
         updates.push({ before: record, after });
-        const event = this.classified(message, record, attempts, attemptTime, result.reply, outcome.session, decision);
+        const event = this.classified(message, record, attempts, attemptTime, result.reply, outcome.session, decision, classification);
         events.push(event);
         this.logAttempt(message, record, attempts, result, outcome.session, decision, event.reason);
 
@@ -481,8 +481,11 @@ export class QueueRunner {
     reply: Reply,
     session: SessionInfo,
     decision: Decision,
+    known?: Classification,
   ): NewEvent {
-    const classification = this.deps.classifier.classify(reply, session.mx);
+    // The caller passes the classification it already made for the decision, so each reply is
+    // classified once.
+    const classification = known ?? this.deps.classifier.classify(reply, session.mx);
     const delivered = decision.action === 'delivered';
     return this.event(message, record, attempt, time, {
       stage: reply.stage,

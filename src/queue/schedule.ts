@@ -23,7 +23,7 @@ export function retryPlan(schedule: readonly number[], maxAgeSeconds: number): n
   }
 }
 
-/** Whether a recipient accepted at `receivedAt` has outlived the queue lifetime at `now`. */
+/** Returns whether a recipient accepted at `receivedAt` has outlived the queue lifetime at `now`. */
 export function isExpired(receivedAt: string, now: number, maxAgeSeconds: number): boolean {
   return now - Date.parse(receivedAt) >= maxAgeSeconds * 1000;
 }

@@ -16,9 +16,8 @@ export interface SpoolWrite {
 
 /**
  * Message bodies on disk, one file per queue id. A body is durable once `write` resolves (file
- * fsync'd) and `syncDirectory` has run after it (the directory entry is fsync'd); the queue record in
- * LevelDB is written after both, so a file without a record is an unfinished write and is removed at
- * start.
+ * fsync'd) and `syncDirectory` has run after it (directory entry fsync'd). The queue record in LevelDB
+ * is written after both, so a file without a record is an unfinished write and is removed at start.
  */
 export class Spool {
   readonly dir: string;

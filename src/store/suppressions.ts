@@ -5,7 +5,7 @@ import { BloomFilter } from './bloom.js';
 import { HIGH, SEP, type Database } from './db.js';
 import { expiryTime, isExpired } from './suppression-expiry.js';
 
-/** How an address came onto the suppression list. */
+/** Origin of a suppression entry: the way the address came onto the list. */
 export type SuppressionOrigin = 'delivery' | 'dsn' | 'manual';
 
 /** One failure that caused or confirmed a suppression. */
@@ -148,12 +148,12 @@ export class SuppressionStore {
     this.filter = filter;
   }
 
-  /** Notes an address that is about to be written, so the filter keeps answering correctly. */
+  /** Adds an address that is about to be written to the filter, so lookups stay correct. */
   private noteKey(key: string): void {
     this.filter?.add(key);
     this.pendingFilterKeys?.add(key);
     if (this.filter?.isOverfull()) {
-      // Past its capacity the filter answers "maybe" too often; rebuild it larger.
+      // Past its capacity the filter returns "maybe" too often, so rebuild it larger.
       this.filter = null;
       void this.buildFilter();
     }

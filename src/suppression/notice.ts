@@ -5,7 +5,7 @@ import type { SuppressionEntry } from '../store/suppressions.js';
 /**
  * Builds the reply given at RCPT for a suppressed recipient. The enhanced code is the one of the
  * original failure (for example 5.4.1), or 5.7.1 for a manual entry, and the text carries the original
- * reply and its UTC time so the submitting application sees why.
+ * reply and its UTC time so the submitting application learns why.
  */
 export function suppressionRejectText(entry: SuppressionEntry): { code: number; text: string } {
   const failure = entry.first;

@@ -62,7 +62,7 @@ describe('session pool', () => {
 
   it('connects anew when the server dropped the idle session', async () => {
     const { upstream, options } = await setup();
-    // A proxy in front of the upstream stands in for a server that closes idle connections.
+    // A proxy in front of the upstream plays a server that closes idle connections.
     const sockets = new Set<net.Socket>();
     const proxy = net.createServer((client) => {
       const server = net.connect(upstream.port, '127.0.0.1');

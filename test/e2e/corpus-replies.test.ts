@@ -22,7 +22,7 @@ function scriptFor(item: ReplyCase, recipient: string): RawUpstreamScript {
   }
 }
 
-/** The enhanced code a reply's first line carries (RFC 3463), read independently of the relay's parser. */
+/** Returns the enhanced code of a reply's first line (RFC 3463), read independently of the relay's parser. */
 function enhancedCodeOf(reply: string): string {
   const match = /^\d{3}[ -]#?([245]\.\d{1,3}\.\d{1,3})\b/.exec(reply);
   return match?.[1] ?? '';

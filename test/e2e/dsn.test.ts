@@ -14,7 +14,7 @@ afterEach(async () => {
   }
 });
 
-/** A bounce as Postfix writes it: multipart/report with the delivery status and the returned headers. */
+/** Builds a bounce as Postfix writes it: multipart/report with the delivery status and the returned headers. */
 function postfixBounce(options: { to: string; recipient: string; status: string; diagnostic: string; returnedHeaders: string }): string {
   const boundary = 'B0UNDARY.1733350000/mx.tenant.example';
   return [

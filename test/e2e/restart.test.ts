@@ -149,7 +149,7 @@ describe('restart with mail in the queue', () => {
         await submit({ smtp: { port: first.smtpPort } }, { from: 'app@sender.example', to: [recipient] });
         accepted.push(recipient);
       } catch {
-        // Submissions cut off by the kill were never answered 250; the client keeps them.
+        // Submissions cut off by the kill never got a 250, so the client still owns them.
       }
     });
     await waitFor(async () => (accepted.length >= 20 ? true : undefined));

@@ -7,7 +7,7 @@ import { makeTempDir } from './tmp.js';
 
 const run = promisify(execFile);
 
-/** Whether Debian's Postfix is installed and we can start private instances (root is needed). */
+/** Returns whether Debian's Postfix is installed and private instances can start (they need root). */
 export function postfixAvailable(): boolean {
   return existsSync('/usr/sbin/postfix') && process.getuid?.() === 0;
 }
