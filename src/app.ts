@@ -17,6 +17,7 @@ import { createRelayMetrics } from './metrics/relay-metrics.js';
 import { createQueueControl } from './queue/control.js';
 import { recoverSpool } from './queue/recover.js';
 import { QueueRunner } from './queue/runner.js';
+import { MessageBodies } from './spool/bodies.js';
 import { Spool } from './spool/spool.js';
 import { SuppressionGuard } from './suppression/guard.js';
 import { Database } from './store/db.js';
@@ -72,7 +73,8 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const queue = new QueueStore(db);
   const committer = new GroupCommitter(queue);
   const spool = new Spool(config.dataDir);
-  await recoverSpool({ queue, spool, logger });
+  const bodies = new MessageBodies(spool, queue, config.spool.inlineMaxSize);
+  await recoverSpool({ queue, spool, bodies, logger });
 
   const messageIndex = new MessageIdIndex(db);
   const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
@@ -91,7 +93,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     config,
     logger,
     queue,
-    spool,
+    bodies,
     events,
     suppressions,
     classifier,
@@ -108,17 +110,17 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const ingress = createIngress({
     config,
     logger,
-    spool,
+    bodies,
     queue,
     committer,
     suppressions,
     events,
     messageIndex,
-    onQueued: (message) => runner.enqueue(message),
+    onQueued: (message, records, body) => runner.enqueue(message, { records, body }),
   });
 
   const { token, created } = loadOrCreateToken(config.dataDir, config.admin.token, logger);
-  const queueControl = createQueueControl({ queue, spool, events, runner, logger });
+  const queueControl = createQueueControl({ queue, bodies, events, runner, logger });
   const metrics = createRelayMetrics({ events, queue, suppressions, guardAlerts: () => guard.alerts().length });
   const webhooks = new WebhookDispatcher({ store: new WebhookStore(db), events, logger });
   await webhooks.start();

@@ -33,6 +33,17 @@ export const configSchema = z
     dataDir: z.string().min(1).default('data'),
     /** EHLO name and Received/Reporting-MTA host; defaults to the machine's host name. */
     hostname: z.string().min(1).default(() => osHostname()),
+    spool: z
+      .object({
+        /**
+         * Bodies of at most this many bytes (trace headers included) are stored in LevelDB in the same
+         * synced write as their queue record, so they cost no file, file fsync or folder fsync.
+         * Larger bodies stream to a spool file. 0 puts every body in a file.
+         */
+        inlineMaxSize: z.number().int().min(0).max(1024 * 1024).default(128 * 1024),
+      })
+      .strict()
+      .prefault({}),
     listen: z
       .object({
         host: z.string().min(1).default('127.0.0.1'),

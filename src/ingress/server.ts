@@ -5,7 +5,7 @@ import { newQueueId } from '../core/ids.js';
 import type { QueueId, SubmissionSource } from '../core/types.js';
 import { createAddressMatcher } from '../config/cidr.js';
 import type { Config } from '../config/schema.js';
-import type { Spool } from '../spool/spool.js';
+import type { MessageBodies } from '../spool/bodies.js';
 import type { EventStore } from '../store/events.js';
 import type { GroupCommitter } from '../store/group-commit.js';
 import type { MessageIdIndex } from '../store/message-index.js';
@@ -21,15 +21,18 @@ import { HeaderCapture } from './headers.js';
 export interface IngressDeps {
   config: Config;
   logger: Logger;
-  spool: Spool;
+  bodies: MessageBodies;
   queue: QueueStore;
   committer: GroupCommitter;
   suppressions: SuppressionStore;
   events: EventStore;
   /** Index of Message-ID to queue id, for bounces that come back without VERP. */
   messageIndex?: MessageIdIndex;
-  /** Called after a message is durably queued, so delivery can start at once. */
-  onQueued(message: MessageRecord): void;
+  /**
+   * Called after a message is durably queued, so delivery can start at once. Passes the recipient
+   * records as committed and the body when it is inline, so delivery need not read them back.
+   */
+  onQueued(message: MessageRecord, records: RecipientRecord[], body: Buffer | null): void;
 }
 
 /** A running SMTP listener. */
@@ -209,7 +212,7 @@ export function createIngress(deps: IngressDeps): Ingress {
 
     let written;
     try {
-      written = await deps.spool.write(queueId, prefix, capture, config.listen.maxSize);
+      written = await deps.bodies.write(queueId, prefix, capture, config.listen.maxSize);
     } catch (error) {
       // smtp-server replies only after the DATA stream ends, so read and discard the rest of it.
       stream.unpipe(capture);
@@ -218,7 +221,7 @@ export function createIngress(deps: IngressDeps): Ingress {
       throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
     }
     if (written.oversized || stream.sizeExceeded) {
-      await deps.spool.remove(queueId);
+      await deps.bodies.discard(queueId, written);
       log.info({ bytes: written.size, max: config.listen.maxSize }, 'message rejected: over the size limit');
       throw smtpError(552, `5.3.4 Message size exceeds fixed maximum message size of ${config.listen.maxSize} bytes`);
     }
@@ -233,7 +236,7 @@ export function createIngress(deps: IngressDeps): Ingress {
       );
     }
     if (recipients.length === 0) {
-      await deps.spool.remove(queueId);
+      await deps.bodies.discard(queueId, written);
       log.info({ dropped: transaction.dropped.length }, 'message accepted; every recipient is suppressed, nothing queued');
       return `2.0.0 Ok: queued as ${queueId}`;
     }
@@ -251,6 +254,7 @@ export function createIngress(deps: IngressDeps): Ingress {
       isBounce: false,
       smtputf8: requestedSmtpUtf8(session),
       held: false,
+      ...(written.inline ? { inline: true } : {}),
     };
     const records: RecipientRecord[] = recipients.map((recipient, index) => ({
       queueId,
@@ -265,20 +269,20 @@ export function createIngress(deps: IngressDeps): Ingress {
     }));
 
     try {
-      await deps.spool.syncDirectory();
       const operations = deps.queue.enqueueOperations(message, records);
+      operations.push(...(await deps.bodies.persist(queueId, written)));
       if (messageId && deps.messageIndex) {
         operations.push(deps.messageIndex.operation(messageId, queueId));
       }
       await deps.committer.commit(operations);
     } catch (error) {
-      await deps.spool.remove(queueId).catch(() => undefined);
+      await deps.bodies.discard(queueId, written).catch(() => undefined);
       log.error({ err: error }, 'queue commit failed; message rejected with 451');
       throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
     }
 
     log.info({ sender, recipients: recipients.length, bytes: written.size, messageId }, 'message queued');
-    deps.onQueued(message);
+    deps.onQueued(message, records, written.inline);
     return `2.0.0 Ok: queued as ${queueId}`;
   }
 

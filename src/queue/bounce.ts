@@ -5,14 +5,14 @@ import { composeBounce, type FailedRecipient } from '../dsn/compose.js';
 import type { MessageRecord, RecipientRecord } from '../store/queue.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { Spool } from '../spool/spool.js';
+import type { MessageBodies } from '../spool/bodies.js';
 import type { QueueOperation, QueueStore } from '../store/queue.js';
 
 /** Dependencies of bounce queueing. */
 export interface BounceDeps {
   config: Config;
   logger: Logger;
-  spool: Spool;
+  bodies: MessageBodies;
   queue: QueueStore;
   commit(operations: QueueOperation[]): Promise<void>;
 }
@@ -26,8 +26,8 @@ export async function queueBounce(
   deps: BounceDeps,
   message: MessageRecord,
   failed: Array<{ record: RecipientRecord; reply: Reply; mx: string | null; at: number }>,
-): Promise<MessageRecord> {
-  const originalHeaders = await deps.spool.readHeaderBlock(message.queueId).catch(() => '');
+): Promise<{ message: MessageRecord; records: RecipientRecord[]; body: Buffer | null }> {
+  const originalHeaders = await deps.bodies.readHeaderBlock(message).catch(() => '');
   const failures: FailedRecipient[] = failed.map(({ record, reply, mx, at }) => ({
     recipient: record.recipient,
     action: 'failed',
@@ -48,8 +48,8 @@ export async function queueBounce(
   });
 
   const queueId = newQueueId();
-  const written = await deps.spool.write(queueId, Buffer.alloc(0), Readable.from([body]), Number.MAX_SAFE_INTEGER);
-  await deps.spool.syncDirectory();
+  const written = await deps.bodies.write(queueId, Buffer.alloc(0), Readable.from([body]), Number.MAX_SAFE_INTEGER);
+  const bodyOperations = await deps.bodies.persist(queueId, written);
   const now = Date.now();
   const bounce: MessageRecord = {
     queueId,
@@ -63,6 +63,7 @@ export async function queueBounce(
     isBounce: true,
     smtputf8: message.smtputf8,
     held: false,
+    ...(written.inline ? { inline: true } : {}),
   };
   const recipient: RecipientRecord = {
     queueId,
@@ -75,7 +76,7 @@ export async function queueBounce(
     lastMx: null,
     updatedAt: bounce.receivedAt,
   };
-  await deps.commit(deps.queue.enqueueOperations(bounce, [recipient]));
+  await deps.commit([...deps.queue.enqueueOperations(bounce, [recipient]), ...bodyOperations]);
   deps.logger.info({ queueId, originalQueueId: message.queueId, to: message.sender, recipients: failures.length }, 'bounce queued for the sender');
-  return bounce;
+  return { message: bounce, records: [recipient], body: written.inline };
 }

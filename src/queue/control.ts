@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Spool } from '../spool/spool.js';
+import type { MessageBodies } from '../spool/bodies.js';
 import type { EventStore, NewEvent } from '../store/events.js';
 import type { MessageRecord, QueueStore, RecipientRecord } from '../store/queue.js';
 
@@ -34,12 +34,12 @@ export interface QueueControl {
   remove(queueId: string, note: string, actor: string): Promise<QueueActionResult | null>;
 }
 
-/** Dependencies of the queue control: the stores, the spool, and the runner's scheduling hooks. */
+/** Dependencies of the queue control: the stores, the message bodies, and the runner's scheduling hooks. */
 export interface QueueControlDeps {
   queue: QueueStore;
-  spool: Spool;
+  bodies: MessageBodies;
   events: EventStore;
-  runner: { retryNow(queueId: string): Promise<boolean>; wake(): void };
+  runner: { retryNow(queueId: string): Promise<boolean>; wake(): void; invalidate(queueId: string): void };
   logger?: Logger;
   /** Clock in ms since the epoch; injectable for tests. */
   now?: () => number;
@@ -59,6 +59,7 @@ export function createQueueControl(deps: QueueControlDeps): QueueControl {
     retryNow: (queueId) => deps.runner.retryNow(queueId),
 
     async hold(queueId) {
+      deps.runner.invalidate(queueId);
       const result = await deps.queue.hold(queueId, now());
       if (!result) {
         return null;
@@ -68,6 +69,7 @@ export function createQueueControl(deps: QueueControlDeps): QueueControl {
     },
 
     async release(queueId) {
+      deps.runner.invalidate(queueId);
       const result = await deps.queue.release(queueId, now());
       if (!result) {
         return null;
@@ -79,12 +81,13 @@ export function createQueueControl(deps: QueueControlDeps): QueueControl {
 
     async remove(queueId, note, actor) {
       const time = now();
+      deps.runner.invalidate(queueId);
       const result = await deps.queue.finishAll(queueId, 'expired', time);
       if (!result) {
         return null;
       }
       await deps.events.append(result.recipients.map((record) => deletedEvent(result.message, record, time, note, actor)));
-      await deps.spool.remove(queueId);
+      await deps.bodies.remove(result.message);
       deps.logger?.info({ queueId, recipients: result.recipients.length, actor }, 'message deleted by an operator');
       return { queueId, held: false, recipients: result.recipients.map((record) => record.recipient) };
     },

@@ -10,7 +10,7 @@ import type { SessionPool } from '../delivery/pool.js';
 import type { DnsResolver } from '../delivery/resolve.js';
 import { routeDomain } from '../delivery/route.js';
 import { deliverMessage, type HostFailure, type RecipientResult, type SessionInfo } from '../delivery/transaction.js';
-import type { Spool } from '../spool/spool.js';
+import type { MessageBodies } from '../spool/bodies.js';
 import type { EventStore, NewEvent } from '../store/events.js';
 import type { MessageRecord, QueueOperation, QueueStore, RecipientRecord } from '../store/queue.js';
 import type { SuppressionStore } from '../store/suppressions.js';
@@ -24,13 +24,15 @@ const MAX_IDLE_MS = 30_000;
 const BUSY_RESCAN_MS = 250;
 /** Due recipients read per scan of the due index. */
 const SCAN_BATCH = 1000;
+/** Bytes of inline bodies kept in memory for attempts not yet started; beyond it they are read back. */
+const MAX_CACHED_BODY_BYTES = 64 * 1024 * 1024;
 
 /** Dependencies of the queue runner. */
 export interface RunnerDeps {
   config: Config;
   logger: Logger;
   queue: QueueStore;
-  spool: Spool;
+  bodies: MessageBodies;
   events: EventStore;
   suppressions: SuppressionStore;
   classifier: Classifier;
@@ -56,6 +58,16 @@ interface Batch {
   domain: string;
   indexes: number[];
   message: MessageRecord;
+  /** Every recipient record of the message as just committed by the listener; absent after a scan. */
+  records?: RecipientRecord[];
+  /** The inline body as received, while it is kept in memory. */
+  body?: Buffer;
+}
+
+/** What the listener hands over with a message it just queued. */
+export interface Handoff {
+  records: RecipientRecord[];
+  body: Buffer | null;
 }
 
 /**
@@ -70,6 +82,9 @@ export class QueueRunner {
   /** Recipients waiting for a connection slot or being attempted, as "queueId\0index". */
   private readonly inFlight = new Set<string>();
   private readonly running = new Set<Promise<void>>();
+  /** Messages changed by an operator since they were handed over: their attempts read the store. */
+  private readonly stale = new Set<string>();
+  private cachedBodyBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
   private scanning = false;
@@ -87,8 +102,11 @@ export class QueueRunner {
     this.wake();
   }
 
-  /** Starts delivery of a message that was just queued, without reading the due index. */
-  enqueue(message: MessageRecord): void {
+  /**
+   * Starts delivery of a message that was just queued, without reading the due index. With a
+   * handoff, the attempt uses the records and body it carries instead of reading them back.
+   */
+  enqueue(message: MessageRecord, handoff?: Handoff): void {
     if (this.stopped) {
       return;
     }
@@ -100,8 +118,23 @@ export class QueueRunner {
       this.addToBatch(batches, message, index, recipient);
     }
     for (const batch of batches.values()) {
+      if (handoff) {
+        batch.records = handoff.records;
+        if (handoff.body && this.cachedBodyBytes + handoff.body.length <= MAX_CACHED_BODY_BYTES) {
+          batch.body = handoff.body;
+          this.cachedBodyBytes += handoff.body.length;
+        }
+      }
       this.dispatch(batch);
     }
+  }
+
+  /**
+   * Marks a message as changed by an operator (held, released, deleted): attempts that were handed
+   * its records in memory read them from the store instead.
+   */
+  invalidate(queueId: string): void {
+    this.stale.add(queueId);
   }
 
   /** Asks for a scan of the due index as soon as possible (after a release, a retry, a pause ending). */
@@ -254,6 +287,10 @@ export class QueueRunner {
       for (const index of batch.indexes) {
         this.inFlight.delete(flightKey(batch.queueId, index));
       }
+      if (batch.body) {
+        this.cachedBodyBytes -= batch.body.length;
+        delete batch.body;
+      }
     };
 
     void this.deps.limiter.acquire(batch.domain).then((release) => {
@@ -297,12 +334,13 @@ export class QueueRunner {
 
   private async attempt(batch: Batch): Promise<void> {
     const { deps } = this;
-    const message = await deps.queue.getMessage(batch.queueId);
+    const fresh = batch.records !== undefined && !this.stale.has(batch.queueId);
+    const message = fresh ? batch.message : await deps.queue.getMessage(batch.queueId);
     if (!message) {
       return;
     }
     const now = this.now();
-    const allRecords = await deps.queue.getRecipients(batch.queueId);
+    const allRecords = fresh && batch.records ? batch.records : await deps.queue.getRecipients(batch.queueId);
     // The due list of a scan can be stale: an attempt that finished meanwhile moved the recipient's
     // next attempt into the future, so only recipients still due now are tried.
     const records = allRecords.filter(
@@ -340,7 +378,7 @@ export class QueueRunner {
 
     const bounced: Array<{ record: RecipientRecord; reply: Reply; mx: string | null; at: number }> = [];
     if (toSend.length > 0) {
-      const outcome = await this.send(message, batch.domain, toSend);
+      const outcome = await this.send(message, batch.domain, toSend, batch.body);
       const attemptTime = this.now();
 
       // When every host failed, the last failure is also each recipient's result: record it once.
@@ -414,32 +452,51 @@ export class QueueRunner {
     await deps.events.append(events);
     if (bounced.length > 0 && !message.isBounce && message.sender !== '') {
       await queueBounce(deps, message, bounced).then(
-        (bounce) => this.enqueue(bounce),
+        (bounce) => this.enqueue(bounce.message, bounce),
         (error: unknown) => {
           deps.logger.error({ err: error, queueId: message.queueId }, 'composing the bounce for the sender failed');
         },
       );
     }
+    // The body goes when no recipient is left to try. Recipients outside this attempt may be in
+    // another attempt right now, so their state is read again after this attempt's commit.
+    const finished = new Map(updates.map(({ after }) => [after.index, after]));
+    const doneHere = updates.every(({ after }) => after.nextAttemptAt === null);
+    const othersOpen = allRecords.some((record) => !finished.has(record.index) && record.nextAttemptAt !== null);
+    const removal = doneHere && !othersOpen ? deps.bodies.removeOperation(message) : null;
+
     // Through the group commit: concurrent attempts share one synced write.
-    await deps.commit(deps.queue.recipientUpdateOperations(updates));
+    const operations = deps.queue.recipientUpdateOperations(updates);
+    if (removal) {
+      operations.push(removal);
+    }
+    await deps.commit(operations);
     for (const { after } of updates) {
       if (after.nextAttemptAt !== null) {
         this.arm(after.nextAttemptAt);
       }
     }
 
-    const finished = new Map(updates.map(({ after }) => [after.index, after]));
-    const remaining = allRecords.filter((record) => (finished.get(record.index) ?? record).nextAttemptAt !== null);
-    if (remaining.length === 0) {
-      await deps.spool.remove(message.queueId);
-      deps.logger.debug({ queueId: message.queueId }, 'message finished; spool file removed');
+    if (!doneHere) {
+      return;
     }
+    if (removal) {
+      this.stale.delete(message.queueId);
+      return;
+    }
+    if (othersOpen && (await deps.queue.getRecipients(message.queueId)).some((record) => record.nextAttemptAt !== null)) {
+      return;
+    }
+    await deps.bodies.remove(message);
+    this.stale.delete(message.queueId);
+    deps.logger.debug({ queueId: message.queueId }, 'message finished; body removed');
   }
 
   private async send(
     message: MessageRecord,
     domain: string,
     records: RecipientRecord[],
+    body: Buffer | undefined,
   ): Promise<{ session: SessionInfo; results: RecipientResult[]; hostFailures: HostFailure[] }> {
     const { deps } = this;
     const lookup = await routeDomain(domain, deps.config.relay, deps.resolver);
@@ -459,7 +516,7 @@ export class QueueRunner {
         recipients: records.map((record) => record.recipient),
         size: message.size,
         smtputf8: message.smtputf8,
-        openBody: () => deps.spool.openBody(message.queueId),
+        openBody: () => deps.bodies.open(message, body),
       },
       lookup.destinations,
       {

@@ -10,8 +10,13 @@ const WRITE_CHUNK_BYTES = 64 * 1024;
 /** Result of streaming one message body into the spool. */
 export interface SpoolWrite {
   size: number;
-  /** True when the body passed the size limit; the file is removed and the message must be rejected. */
+  /** True when the body passed the size limit; nothing is kept and the message must be rejected. */
   oversized: boolean;
+  /**
+   * The whole body when it fit within the inline limit: no file was written, and the caller stores
+   * the bytes with the queue record. Null when the body is in a synced spool file.
+   */
+  inline: Buffer | null;
 }
 
 /**
@@ -35,18 +40,20 @@ export class Spool {
   }
 
   /**
-   * Streams a body into a new spool file and fsyncs it; the body is never held whole in memory.
-   * Bytes past `maxSize` are read and discarded. On any failure the partial file is removed and a
-   * BOUNCEGATE_SPOOL_WRITE_FAILED error is thrown.
+   * Streams a body into a new spool file and fsyncs it; the body is never held whole in memory
+   * beyond `inlineLimit` bytes. A body of at most `inlineLimit` bytes (prefix included) is returned
+   * in `inline` and no file is created. Bytes past `maxSize` are read and discarded. On any failure
+   * the partial file is removed and a BOUNCEGATE_SPOOL_WRITE_FAILED error is thrown.
    */
-  async write(queueId: string, prefix: Buffer, body: Readable, maxSize: number): Promise<SpoolWrite> {
+  async write(queueId: string, prefix: Buffer, body: Readable, maxSize: number, inlineLimit = 0): Promise<SpoolWrite> {
     const path = this.pathOf(queueId);
     let file: FileHandle | null = null;
     let size = 0;
     let oversized = false;
+    // Bytes are gathered until they pass the inline limit; only then is the file opened.
+    const buffered = Math.max(inlineLimit, WRITE_CHUNK_BYTES);
 
     try {
-      file = await open(path, 'wx', 0o600);
       let pending: Buffer[] = [prefix];
       let pendingBytes = prefix.length;
 
@@ -54,11 +61,14 @@ export class Spool {
         size += chunk.length;
         if (oversized || size > maxSize) {
           oversized = true;
+          pending = [];
+          pendingBytes = 0;
           continue;
         }
         pending.push(chunk);
         pendingBytes += chunk.length;
-        if (pendingBytes >= WRITE_CHUNK_BYTES) {
+        if (pendingBytes > buffered || (file && pendingBytes >= WRITE_CHUNK_BYTES)) {
+          file ??= await open(path, 'wx', 0o600);
           await writeAll(file, Buffer.concat(pending, pendingBytes));
           pending = [];
           pendingBytes = 0;
@@ -66,18 +76,24 @@ export class Spool {
       }
 
       if (oversized) {
-        await file.close();
-        file = null;
-        await unlink(path);
-        return { size, oversized };
+        if (file) {
+          await file.close();
+          file = null;
+          await unlink(path);
+        }
+        return { size, oversized, inline: null };
       }
+      if (!file && pendingBytes <= inlineLimit) {
+        return { size: size + prefix.length, oversized: false, inline: Buffer.concat(pending, pendingBytes) };
+      }
+      file ??= await open(path, 'wx', 0o600);
       if (pendingBytes > 0) {
         await writeAll(file, Buffer.concat(pending, pendingBytes));
       }
       await file.sync();
       await file.close();
       file = null;
-      return { size: size + prefix.length, oversized: false };
+      return { size: size + prefix.length, oversized: false, inline: null };
     } catch (error) {
       if (file) {
         await file.close().catch(() => undefined);

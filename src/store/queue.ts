@@ -18,6 +18,8 @@ export interface MessageRecord {
   smtputf8: boolean;
   /** Operator hold: held messages are not tried until released. */
   held: boolean;
+  /** True when the body is stored in LevelDB beside this record instead of in a spool file. */
+  inline?: boolean;
 }
 
 /** Queue state of one recipient of one message. */
@@ -52,6 +54,8 @@ export class QueueStore {
   private readonly due;
   /** Queue ids of held messages, whose recipients have no due entries while the hold lasts. */
   private readonly held;
+  /** Bodies small enough to be written in the same synced batch as their message record. */
+  private readonly bodies;
 
   constructor(db: Database) {
     this.db = db;
@@ -59,6 +63,22 @@ export class QueueStore {
     this.recipients = db.sublevel<RecipientRecord>('recipients');
     this.due = db.sublevel<string>('due');
     this.held = db.sublevel<string>('held-messages');
+    this.bodies = db.level.sublevel<string, Buffer>('bodies', { valueEncoding: 'buffer' });
+  }
+
+  /** Returns the operation that stores a message body with its record, for a group commit. */
+  bodyOperation(queueId: string, body: Buffer): QueueOperation {
+    return { type: 'put', sublevel: this.bodies, key: queueId, value: body };
+  }
+
+  /** Returns the operation that removes a stored body, for a group commit. */
+  removeBodyOperation(queueId: string): QueueOperation {
+    return { type: 'del', sublevel: this.bodies, key: queueId };
+  }
+
+  /** Returns a body stored in LevelDB, or null when there is none. */
+  async getBody(queueId: string): Promise<Buffer | null> {
+    return (await this.bodies.get(queueId)) ?? null;
   }
 
   /** Returns the operations that enqueue a message, for a group commit. */

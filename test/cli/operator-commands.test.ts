@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { captureLogger, enqueue, makeEvent, startAdminFixture, TEST_TOKEN, type AdminFixture } from '../admin/fixture.js';
 import { createQueueControl } from '../../src/queue/control.js';
+import { MessageBodies } from '../../src/spool/bodies.js';
 import { Spool } from '../../src/spool/spool.js';
 import { WebhookDispatcher } from '../../src/webhooks/dispatcher.js';
 import { WebhookStore } from '../../src/webhooks/store.js';
@@ -76,7 +77,7 @@ describe('CLI operator commands against a live admin API', () => {
         remove: async (id, note, actor) => control?.remove(id, note, actor) ?? null,
       },
     });
-    control = createQueueControl({ queue: admin.queue, events: admin.events, spool: new Spool(dir.path), runner: { retryNow: async () => true, wake: () => {} } });
+    control = createQueueControl({ queue: admin.queue, events: admin.events, bodies: new MessageBodies(new Spool(dir.path), admin.queue, 0), runner: { retryNow: async () => true, wake: () => {}, invalidate: () => {} } });
     global = ['--admin-url', admin.url, '--token', TEST_TOKEN];
   });
 

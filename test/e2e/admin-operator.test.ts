@@ -262,7 +262,9 @@ describe('operator features against a live relay', () => {
     const second = await submit(relay, { from: 'app@sender.example', to: ['grey2@slow.example'] });
     const doomed = second.response.split(' ').pop() ?? '';
     await waitForEvent(relay, 'grey2@slow.example', 'deferred');
-    expect(existsSync(join(relay.dataDir, 'spool', doomed))).toBe(true);
+    // A small body is stored in LevelDB with its queue record, not in a spool file.
+    expect(existsSync(join(relay.dataDir, 'spool', doomed))).toBe(false);
+    expect((await relay.queue.getBody(doomed))?.toString('utf8')).toContain('X-Bouncegate-Queue-Id: ' + doomed);
 
     const missingNote = await api<{ error: { field: string } }>(relay, `/api/queue/${doomed}`, { method: 'DELETE' });
     expect(missingNote.status).toBe(400);
@@ -273,7 +275,7 @@ describe('operator features against a live relay', () => {
     const expired = await waitForEvent(relay, 'grey2@slow.example', 'expired');
     expect(expired.reason).toBe('deleted-by-operator');
     expect(expired.text).toBe('deleted from the queue by cli:tester: duplicate send');
-    expect(existsSync(join(relay.dataDir, 'spool', doomed))).toBe(false);
+    expect(await relay.queue.getBody(doomed)).toBeNull();
     const [finished] = await relay.queue.getRecipients(doomed);
     expect(finished?.status).toBe('expired');
     expect(finished?.nextAttemptAt).toBeNull();

@@ -1,6 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createQueueControl, DELETED_BY_OPERATOR } from '../../src/queue/control.js';
+import { MessageBodies } from '../../src/spool/bodies.js';
 import { Spool } from '../../src/spool/spool.js';
 import { Database } from '../../src/store/db.js';
 import { EventStore } from '../../src/store/events.js';
@@ -41,9 +42,9 @@ describe('queue hold, release and delete', () => {
   function control() {
     return createQueueControl({
       queue,
-      spool,
+      bodies: new MessageBodies(spool, queue, 0),
       events,
-      runner: { retryNow: async () => true, wake: () => (wakes += 1) },
+      runner: { retryNow: async () => true, wake: () => (wakes += 1), invalidate: () => {} },
       now: () => NOW,
     });
   }

@@ -1,0 +1,122 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Spool } from '../../src/spool/spool.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startTestRelay, submit, waitFor, waitForEvent, type TestRelay } from './harness.js';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) {
+    await cleanups.pop()?.();
+  }
+});
+
+async function upstreamWith(script: Parameters<typeof startUpstream>[0] = {}): Promise<Upstream> {
+  const upstream = await startUpstream(script);
+  cleanups.push(() => upstream.close());
+  return upstream;
+}
+
+function spoolFiles(relay: TestRelay): string[] {
+  return readdirSync(join(relay.dataDir, 'spool')).filter((name) => !name.startsWith('.'));
+}
+
+describe('Spool.write', () => {
+  function chunks(total: number): Readable {
+    const parts: Buffer[] = [];
+    for (let left = total; left > 0; left -= 1000) {
+      parts.push(Buffer.alloc(Math.min(1000, left), 0x61));
+    }
+    return Readable.from(parts);
+  }
+
+  it('keeps a body of at most the inline limit in memory and creates no file', async () => {
+    const dir = makeTempDir('bouncegate-spool-');
+    cleanups.push(() => dir.remove());
+    const spool = new Spool(dir.path);
+    const prefix = Buffer.from('X: 1\r\n');
+
+    const inline = await spool.write('Q1', prefix, chunks(10_000 - prefix.length), 1e9, 10_000);
+    expect(inline.inline?.length).toBe(10_000);
+    expect(inline.size).toBe(10_000);
+    expect(inline.inline?.subarray(0, prefix.length).equals(prefix)).toBe(true);
+    expect(existsSync(spool.pathOf('Q1'))).toBe(false);
+
+    const file = await spool.write('Q2', prefix, chunks(10_001 - prefix.length), 1e9, 10_000);
+    expect(file.inline).toBeNull();
+    expect(file.size).toBe(10_001);
+    expect(existsSync(spool.pathOf('Q2'))).toBe(true);
+
+    const oversized = await spool.write('Q3', prefix, chunks(5_000), 4_000, 10_000);
+    expect(oversized).toMatchObject({ oversized: true, inline: null });
+    expect(existsSync(spool.pathOf('Q3'))).toBe(false);
+  });
+});
+
+describe('message bodies', () => {
+  it('stores a small body in LevelDB, delivers it byte for byte to two destinations and removes it once both finish', async () => {
+    const first = await upstreamWith();
+    const second = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
+    const relay = await startTestRelay({
+      relay: { routes: { 'one.example': `127.0.0.1:${first.port}`, 'two.example': `127.0.0.1:${second.port}` } },
+      retry: { schedule: [1] },
+    });
+    cleanups.push(() => relay.destroy());
+
+    const text = 'line one\r\n.line that starts with a dot\r\n' + 'x'.repeat(3000);
+    const reply = await submit(relay, { from: 'app@sender.example', to: ['a@one.example', 'b@two.example'] }, { text });
+    const queueId = reply.response.split(' ').pop() ?? '';
+    await waitForEvent(relay, 'a@one.example', 'delivered');
+    await waitForEvent(relay, 'b@two.example', 'deferred');
+    expect(spoolFiles(relay)).toEqual([]);
+    const stored = await relay.queue.getBody(queueId);
+    expect(stored?.toString('utf8')).toContain(`X-Bouncegate-Queue-Id: ${queueId}`);
+
+    await waitForEvent(relay, 'b@two.example', 'delivered');
+    await waitFor(async () => ((await relay.queue.getBody(queueId)) === null ? true : undefined), 5000, 'the body to be removed');
+    const [one] = first.received;
+    const [two] = second.received;
+    expect(one?.body).toBe(stored?.toString('utf8'));
+    expect(two?.body).toBe(stored?.toString('utf8'));
+  });
+
+  it('streams a body over the inline limit to a spool file and removes the file after delivery', async () => {
+    const upstream = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
+    const relay = await startTestRelay({ relay: { smarthost: `127.0.0.1:${upstream.port}` }, retry: { schedule: [1] }, spool: { inlineMaxSize: 2048 } });
+    cleanups.push(() => relay.destroy());
+
+    const reply = await submit(relay, { from: 'app@sender.example', to: ['big@tenant.example'] }, { text: `${'y'.repeat(70)}\r\n`.repeat(300) });
+    const queueId = reply.response.split(' ').pop() ?? '';
+    await waitForEvent(relay, 'big@tenant.example', 'deferred');
+    expect(spoolFiles(relay)).toEqual([queueId]);
+    expect(await relay.queue.getBody(queueId)).toBeNull();
+
+    await waitForEvent(relay, 'big@tenant.example', 'delivered');
+    await waitFor(async () => (spoolFiles(relay).length === 0 ? true : undefined), 5000, 'the spool file to be removed');
+    expect(upstream.received[0]?.body).toContain(`${'y'.repeat(70)}\r\n`.repeat(300));
+  });
+
+  it('delivers an inline body queued before a restart', async () => {
+    const upstream = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
+    const dir = makeTempDir('bouncegate-restart-');
+    cleanups.push(() => dir.remove());
+    const overrides = { relay: { smarthost: `127.0.0.1:${upstream.port}` }, retry: { schedule: [1] } };
+
+    const before = await startTestRelay(overrides, dir.path);
+    const reply = await submit(before, { from: 'app@sender.example', to: ['later@tenant.example'] }, { text: 'kept across a restart' });
+    const queueId = reply.response.split(' ').pop() ?? '';
+    await waitForEvent(before, 'later@tenant.example', 'deferred');
+    await before.close();
+
+    const after = await startTestRelay(overrides, dir.path);
+    cleanups.push(() => after.close());
+    await waitForEvent(after, 'later@tenant.example', 'delivered');
+    expect(upstream.received.at(-1)?.body).toContain('kept across a restart');
+    expect(upstream.received.at(-1)?.body).toContain(`X-Bouncegate-Queue-Id: ${queueId}`);
+    await waitFor(async () => ((await after.queue.getBody(queueId)) === null ? true : undefined), 5000, 'the body to be removed');
+  });
+});
