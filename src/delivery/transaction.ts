@@ -81,7 +81,10 @@ export async function deliverMessage(
   destinations: Destination[],
   options: TransactionOptions,
 ): Promise<TransactionResult> {
-  const log = options.logger?.child({ queueId: message.queueId });
+  // Child loggers are made only when a line is written: a reused session usually logs nothing here.
+  const logFor = (destination: Destination): Logger | undefined =>
+    options.logger?.child({ queueId: message.queueId, mx: destination.mx, remoteIp: destination.address, remotePort: destination.port });
+  const debug = options.logger?.isLevelEnabled('debug') ?? false;
   const envelope = checkEnvelope(message);
   if (envelope.sendable.length === 0) {
     return { session: emptySession(), results: envelope.complete(new Map()), hostFailures: [] };
@@ -91,21 +94,25 @@ export async function deliverMessage(
   // NOTE: a STARTTLS handshake failure moves on to the next host. The same host is not retried in plain
   // text, so a domain whose only MX has broken TLS is deferred until its TLS works.
   for (const destination of destinations) {
-    const attemptLog = log?.child({ mx: destination.mx, remoteIp: destination.address, remotePort: destination.port });
     const pooled = options.pool?.take(destination);
     if (pooled) {
-      const results = await runTransaction(pooled, message, envelope.sendable, options, attemptLog);
+      const results = await runTransaction(pooled, message, envelope.sendable, options, () => logFor(destination));
       // A cached session the server closed while idle fails before any reply: connect anew instead.
       if (!results.every((result) => result.reply.local && !result.reply.localPermanent)) {
         await release(pooled, results, options.pool);
-        attemptLog?.debug({ delivered: results.filter((result) => result.delivered).length }, 'smtp transaction finished on a reused session');
+        if (debug) {
+          logFor(destination)?.debug({ delivered: results.filter((result) => result.delivered).length }, 'smtp transaction finished on a reused session');
+        }
         const byRecipient = new Map(results.map((result) => [result.recipient, result]));
         return { session: pooled.info, results: envelope.complete(byRecipient), hostFailures };
       }
       await closeSession(pooled);
-      attemptLog?.debug('reused session was closed by the server; connecting anew');
+      if (debug) {
+        logFor(destination)?.debug('reused session was closed by the server; connecting anew');
+      }
     }
 
+    const attemptLog = logFor(destination);
     const attempt = await openSession(destination, options, attemptLog);
     if (!attempt.ok) {
       const { reply } = attempt.failure;
@@ -118,7 +125,7 @@ export async function deliverMessage(
     attemptLog?.info({ localIp: session.info.localIp, tls: session.info.tls }, 'smtp session started');
     let results: RecipientResult[];
     try {
-      results = await runTransaction(session, message, envelope.sendable, options, attemptLog);
+      results = await runTransaction(session, message, envelope.sendable, options, () => attemptLog);
     } catch (error) {
       await closeSession(session);
       throw error;
@@ -165,7 +172,7 @@ async function runTransaction(
   message: OutgoingMessage,
   recipients: string[],
   options: TransactionOptions,
-  log: Logger | undefined,
+  log: () => Logger | undefined,
 ): Promise<RecipientResult[]> {
   const refused = checkExtensions(session, message, recipients);
   const sendable = recipients.filter((recipient) => !refused.has(recipient));
@@ -185,11 +192,11 @@ async function runTransaction(
   const replies = session.transcript.repliesFrom(start);
   let results: RecipientResult[];
   if (sent.error === null && sent.info !== null && replies.length < sendable.length + 3) {
-    log?.error({ replies: replies.length }, 'smtp transcript incomplete; results taken from the send() summary');
+    log()?.error({ replies: replies.length }, 'smtp transcript incomplete; results taken from the send() summary');
     results = resultsFromSummary(sendable, sent.info);
   } else if (isRefusedBeforeMail(sent.error, session, start)) {
     const { message: reason } = readError(sent.error);
-    log?.error({ err: sent.error }, 'message not sent: nodemailer refused the envelope');
+    log()?.error({ err: sent.error }, 'message not sent: nodemailer refused the envelope');
     const reply = localFailure('mail', `message not sent to ${peerName(session.destination)}: ${reason}`, {
       enhancedCode: '4.3.0',
     });

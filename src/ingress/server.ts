@@ -162,10 +162,11 @@ export function createIngress(deps: IngressDeps): Ingress {
   });
 
   async function handleRcpt(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
-    const log = logger.child({ session: session.id, client: session.remoteAddress });
+    // Made only when a line is logged: accepted recipients log nothing.
+    const log = () => logger.child({ session: session.id, client: session.remoteAddress });
     const user = sessionUser(session);
     if (!user && !isAllowedClient(session.remoteAddress)) {
-      log.warn({ recipient: address.address }, 'relay rejected: client not in clients.allow and not authenticated');
+      log().warn({ recipient: address.address }, 'relay rejected: client not in clients.allow and not authenticated');
       throw smtpError(554, '5.7.1 Relay access denied');
     }
 
@@ -183,14 +184,14 @@ export function createIngress(deps: IngressDeps): Ingress {
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     if (config.suppression.onSubmit === 'drop') {
       transaction.dropped.push({ recipient: address.address, entry });
-      log.info({ queueId: transaction.queueId, recipient: address.address, reason: entry.reason }, 'suppressed recipient accepted and dropped');
+      log().info({ queueId: transaction.queueId, recipient: address.address, reason: entry.reason }, 'suppressed recipient accepted and dropped');
       return;
     }
 
     await deps.events.append([
       suppressedEvent({ queueId: transaction.queueId, messageId: null, sender, recipient: address.address, source, campaign: null, entry }),
     ]);
-    log.info({ queueId: transaction.queueId, recipient: address.address, reason: entry.reason }, 'suppressed recipient rejected');
+    log().info({ queueId: transaction.queueId, recipient: address.address, reason: entry.reason }, 'suppressed recipient rejected');
     const rejection = suppressionRejectText(entry);
     throw smtpError(rejection.code, rejection.text);
   }
@@ -198,7 +199,8 @@ export function createIngress(deps: IngressDeps): Ingress {
   async function handleData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const transaction = transactionOf(session);
     const { queueId } = transaction;
-    const log = logger.child({ session: session.id, client: session.remoteAddress, queueId });
+    const where = { session: session.id, client: session.remoteAddress, queueId };
+    const log = () => logger.child(where);
     const user = sessionUser(session);
     const source: SubmissionSource = { ip: session.remoteAddress, user };
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
@@ -217,12 +219,12 @@ export function createIngress(deps: IngressDeps): Ingress {
       // smtp-server replies only after the DATA stream ends, so read and discard the rest of it.
       stream.unpipe(capture);
       stream.resume();
-      log.error({ err: error }, 'spool write failed; message rejected with 451');
+      log().error({ err: error }, 'spool write failed; message rejected with 451');
       throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
     }
     if (written.oversized || stream.sizeExceeded) {
       await deps.bodies.discard(queueId, written);
-      log.info({ bytes: written.size, max: config.listen.maxSize }, 'message rejected: over the size limit');
+      log().info({ bytes: written.size, max: config.listen.maxSize }, 'message rejected: over the size limit');
       throw smtpError(552, `5.3.4 Message size exceeds fixed maximum message size of ${config.listen.maxSize} bytes`);
     }
 
@@ -237,7 +239,7 @@ export function createIngress(deps: IngressDeps): Ingress {
     }
     if (recipients.length === 0) {
       await deps.bodies.discard(queueId, written);
-      log.info({ dropped: transaction.dropped.length }, 'message accepted; every recipient is suppressed, nothing queued');
+      log().info({ dropped: transaction.dropped.length }, 'message accepted; every recipient is suppressed, nothing queued');
       return `2.0.0 Ok: queued as ${queueId}`;
     }
 
@@ -277,11 +279,11 @@ export function createIngress(deps: IngressDeps): Ingress {
       await deps.committer.commit(operations);
     } catch (error) {
       await deps.bodies.discard(queueId, written).catch(() => undefined);
-      log.error({ err: error }, 'queue commit failed; message rejected with 451');
+      log().error({ err: error }, 'queue commit failed; message rejected with 451');
       throw smtpError(451, '4.3.0 Temporary failure writing the message to the queue; try again later');
     }
 
-    log.info({ sender, recipients: recipients.length, bytes: written.size, messageId }, 'message queued');
+    logger.info({ ...where, sender, recipients: recipients.length, bytes: written.size, messageId }, 'message queued');
     deps.onQueued(message, records, written.inline);
     return `2.0.0 Ok: queued as ${queueId}`;
   }

@@ -89,6 +89,9 @@ export class EventStore {
   private readonly listeners = new Set<(event: DeliveryEvent) => void>();
   /** Serialises writes, because rollup counters are read, added to and written back. */
   private writeChain: Promise<unknown> = Promise.resolve();
+  /** Appends waiting for the next batch, and whether a batch is being written. */
+  private waiting: Array<{ events: DeliveryEvent[]; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private flushing = false;
   private prepared: Promise<void> | null = null;
   /**
    * Recently written rollup counters, oldest first. Every counter write goes through this class
@@ -118,16 +121,11 @@ export class EventStore {
       return [];
     }
     const stored: DeliveryEvent[] = items.map((item) => ({ id: newEventId(Date.parse(item.time) || Date.now()), ...item }));
-    await this.serialized(async () => {
-      await this.prepare();
-      const operations: unknown[] = [];
-      for (const event of stored) {
-        operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
-        operations.push(...this.indexOperations(event, 'all'));
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.push({ events: stored, resolve, reject });
+      if (!this.flushing) {
+        void this.flush();
       }
-      operations.push(...(await this.rollupOperations(stored)));
-      // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
-      await this.writeBatch(operations);
     });
     for (const event of stored) {
       for (const listener of this.listeners) {
@@ -269,6 +267,40 @@ export class EventStore {
       }
     })();
     return this.prepared;
+  }
+
+  /**
+   * Writes the events of every append that arrived while the previous write ran in one batch, so
+   * concurrent appends share a write and add to each hourly counter once.
+   */
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      const events = group.flatMap((waiter) => waiter.events);
+      try {
+        await this.serialized(async () => {
+          await this.prepare();
+          const operations: unknown[] = [];
+          for (const event of events) {
+            operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
+            operations.push(...this.indexOperations(event, 'all'));
+          }
+          operations.push(...(await this.rollupOperations(events)));
+          // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
+          await this.writeBatch(operations);
+        });
+        for (const waiter of group) {
+          waiter.resolve();
+        }
+      } catch (error) {
+        for (const waiter of group) {
+          waiter.reject(error);
+        }
+      }
+    }
+    this.flushing = false;
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
