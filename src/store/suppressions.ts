@@ -175,10 +175,15 @@ export class SuppressionStore {
    * absent even before the sweep removes it.
    */
   async findActive(address: string, now: number = Date.now()): Promise<SuppressionEntry | null> {
-    if (this.filter && !this.filter.mightContain(this.key(address))) {
+    const key = this.key(address);
+    if (this.filter && !this.filter.mightContain(key)) {
       return null;
     }
-    const entry = await this.get(address);
+    // A synchronous read: the filter sends only listed addresses (and rare false positives) here,
+    // and a read from LevelDB's block cache or the page cache takes microseconds, less than the
+    // round trip through libuv's thread pool that an asynchronous get costs.
+    const stored = this.entries.getSync(key);
+    const entry = stored ? withExpiry(stored) : null;
     return entry && entry.status === 'active' && !isExpired(entry, now) ? entry : null;
   }
 
