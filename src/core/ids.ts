@@ -10,8 +10,23 @@ let sequence = 0;
  */
 export function newQueueId(now: number = Date.now()): QueueId {
   const time = now.toString(36).toUpperCase().padStart(9, '0');
-  const random = base32(randomBytes(QUEUE_ID_RANDOM_BYTES));
+  const random = base32(randomSlice(QUEUE_ID_RANDOM_BYTES));
   return `${time}${random}` as QueueId;
+}
+
+/** Random bytes fetched from the CSPRNG in blocks: one call per block instead of one per id. */
+const RANDOM_BLOCK_BYTES = 4096;
+let randomBlock = Buffer.alloc(0);
+let randomOffset = 0;
+
+function randomSlice(length: number): Buffer {
+  if (randomOffset + length > randomBlock.length) {
+    randomBlock = randomBytes(RANDOM_BLOCK_BYTES);
+    randomOffset = 0;
+  }
+  const slice = randomBlock.subarray(randomOffset, randomOffset + length);
+  randomOffset += length;
+  return slice;
 }
 
 /** Random tag of this process, so ids of two processes sharing a millisecond never collide. */
