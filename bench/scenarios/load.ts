@@ -8,12 +8,6 @@ import { median, ratio } from '../lib/stats.js';
 /** Payload sizes of the load scenarios, in bytes (smtp-source -l). */
 export const SMALL_BYTES = 4 * 1024;
 export const LARGE_BYTES = 100 * 1024;
-/**
- * Messages per session when every message opens a new connection. smtp-server waits 100 ms before each
- * greeting, so one session reaches at most about 10 messages per second, and 20,000 messages would
- * take over half an hour per run.
- */
-export const NEW_CONNECTION_MESSAGES_PER_SESSION = { full: 100, quick: 50 };
 /** Interval of the peak-memory sampling of the Postfix instance, in ms. */
 const PSS_SAMPLE_MS = 250;
 /** Pause after the sink counted the last message, so CPU spent finishing the last deliveries counts. */
@@ -103,8 +97,7 @@ export interface LoadContext {
  * paths take turns within each run, so a drift of the machine affects all of them alike.
  */
 export async function runLoadScenario(context: LoadContext, scenario: LoadScenario): Promise<LoadResult> {
-  const perSession = context.quick ? NEW_CONNECTION_MESSAGES_PER_SESSION.quick : NEW_CONNECTION_MESSAGES_PER_SESSION.full;
-  const messages = scenario.reuse ? context.messages : Math.min(context.messages, perSession * scenario.sessions);
+  const { messages } = context;
   const samples: Record<'direct' | 'postfix' | 'relay', PathFigures[]> = { direct: [], postfix: [], relay: [] };
   let error: string | null = null;
 

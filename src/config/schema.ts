@@ -53,8 +53,11 @@ export const configSchema = z
         maxClients: z.number().int().positive().default(500),
         /** Seconds of client inactivity before the server closes the session. */
         socketTimeout: z.number().int().positive().default(300),
-        /** Milliseconds to wait before the greeting; a client that talks earlier gets 421. */
-        greetingDelay: z.number().int().min(1).max(10_000).default(10),
+        /**
+         * Milliseconds to wait before the greeting; a client that talks earlier gets 421. 0 greets at
+         * once, as Postfix's smtpd does: the early-talker check is for listeners open to unknown clients.
+         */
+        greetingDelay: z.number().int().min(0).max(10_000).default(0),
         tls: z
           .object({ key: z.string().min(1), cert: z.string().min(1) })
           .strict()

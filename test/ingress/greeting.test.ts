@@ -54,3 +54,21 @@ describe('greeting delay', () => {
     expect(line).toBe('421 relay.test You talk too soon');
   });
 });
+
+describe('no greeting delay (the default)', () => {
+  let relay: TestRelay;
+
+  beforeAll(async () => {
+    relay = await startTestRelay();
+  });
+
+  afterAll(async () => {
+    await relay?.destroy();
+  });
+
+  it('greets at once and serves a client that talks first', async () => {
+    const { line, ms } = await firstLine(relay.smtp.port, true);
+    expect(line).toMatch(/^220 relay\.test /);
+    expect(ms).toBeLessThan(LIBRARY_GREETING_DELAY_MS / 2);
+  });
+});
