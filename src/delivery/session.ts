@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { localFailure, parseReply, type Reply } from '../core/reply.js';
 import type { Stage, TlsInfo } from '../core/types.js';
 import type { Destination } from './resolve.js';
+import './dot-stuffing.js';
 import { Transcript } from './transcript.js';
 
 // How long QUIT may take before the connection is closed without its reply.
