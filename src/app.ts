@@ -8,6 +8,7 @@ import { createAdminServer, loadOrCreateToken } from './admin/server.js';
 import { ReloadableClassifier } from './classify/reloadable.js';
 import { ConcurrencyLimiter } from './delivery/limiter.js';
 import { SessionPool } from './delivery/pool.js';
+import { DeliveryThreads } from './delivery/threads.js';
 import { createResolver } from './delivery/resolve.js';
 import { ingestDsn, type DsnIngestResult } from './dsn/ingest.js';
 import { loadOrCreateVerpSecret } from './dsn/secret.js';
@@ -80,6 +81,16 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
   const guard = new SuppressionGuard(config.suppression.guard);
   const pool = new SessionPool();
+  const threads = config.relay.deliveryThreads > 0 ? new DeliveryThreads(config.relay.deliveryThreads, { logLevel: config.log.level }, logger) : null;
+  try {
+    await threads?.ready();
+  } catch (error) {
+    logger.error({ err: error }, 'a delivery thread could not start; stopping');
+    await threads?.close();
+    await filterBuilt;
+    await db.close();
+    throw error;
+  }
   const classifier = new ReloadableClassifier(config.classification.ruleFiles, config.suppression.rules);
   const reloadRules = () => {
     try {
@@ -103,6 +114,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     guard,
     verpSecret,
     pool,
+    ...(threads ? { threads } : {}),
   });
   const ingest = (raw: Buffer, envelopeRecipients: string[] = []) =>
     ingestDsn(raw, envelopeRecipients, { config, logger, classifier, queue, events, suppressions, messageIndex, guard, verpSecret });
@@ -167,7 +179,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     adminAddress = await admin.listen(config.admin.host, config.admin.port);
   } catch (error) {
     logger.error({ err: error }, 'a listener could not start; stopping');
-    await Promise.allSettled([ingress.close(), bounceListener?.close(), admin.close(), webhooks.stop?.()]);
+    await Promise.allSettled([ingress.close(), bounceListener?.close(), admin.close(), webhooks.stop?.(), threads?.close()]);
     await filterBuilt;
     await db.close();
     throw error;
@@ -216,6 +228,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
         await filterBuilt;
         await runner.stop();
         await pool.close();
+        await threads?.close();
         await admin.close();
         await webhooks.stop();
         metrics.close();

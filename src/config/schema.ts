@@ -82,6 +82,11 @@ export const configSchema = z
         mxPort: port.default(25),
         /** Total concurrent delivery transactions. */
         maxConnections: z.number().int().positive().default(100),
+        /**
+         * Worker threads that run the SMTP client side of delivery, so it uses another core than the
+         * listener and the store. 0 delivers on the main thread.
+         */
+        deliveryThreads: z.number().int().min(0).max(16).default(1),
         /** Concurrent delivery transactions per destination domain. */
         maxConnectionsPerDomain: z.number().int().positive().default(10),
         /** Seconds allowed for connect, greeting and each command. */

@@ -7,6 +7,7 @@ import type { QueueId } from '../core/types.js';
 import type { Config } from '../config/schema.js';
 import type { ConcurrencyLimiter } from '../delivery/limiter.js';
 import type { SessionPool } from '../delivery/pool.js';
+import type { DeliveryThreads } from '../delivery/threads.js';
 import type { DnsResolver } from '../delivery/resolve.js';
 import { routeDomain } from '../delivery/route.js';
 import { deliverMessage, type HostFailure, type RecipientResult, type SessionInfo } from '../delivery/transaction.js';
@@ -46,6 +47,8 @@ export interface RunnerDeps {
   onAlert?: (alert: GuardAlert) => void;
   /** Reuses SMTP sessions to the same destination; absent, every attempt connects anew. */
   pool?: SessionPool;
+  /** Runs the SMTP client side in worker threads; absent, it runs on this thread with `pool`. */
+  threads?: DeliveryThreads;
   /** HMAC key of VERP return paths (used when bounce.verp is on). */
   verpSecret?: string;
   /** Clock in ms since the epoch; injectable for tests. */
@@ -509,25 +512,28 @@ export class QueueRunner {
       };
     }
 
-    return deliverMessage(
-      {
-        queueId: message.queueId,
-        sender: (records.length === 1 && records[0] ? this.verpFor(message, records[0].index) : null) ?? message.sender,
-        recipients: records.map((record) => record.recipient),
-        size: message.size,
-        smtputf8: message.smtputf8,
-        openBody: () => deps.bodies.open(message, body),
-      },
-      lookup.destinations,
-      {
-        heloName: deps.config.hostname,
-        timeoutMs: deps.config.relay.timeout * 1000,
-        opportunisticTls: deps.config.relay.opportunisticTls,
-        localAddress: deps.config.relay.localAddress,
-        logger: deps.logger,
-        ...(deps.pool ? { pool: deps.pool } : {}),
-      },
-    );
+    const outgoing = {
+      queueId: message.queueId,
+      sender: (records.length === 1 && records[0] ? this.verpFor(message, records[0].index) : null) ?? message.sender,
+      recipients: records.map((record) => record.recipient),
+      size: message.size,
+      smtputf8: message.smtputf8,
+    };
+    const options = {
+      heloName: deps.config.hostname,
+      timeoutMs: deps.config.relay.timeout * 1000,
+      opportunisticTls: deps.config.relay.opportunisticTls,
+      localAddress: deps.config.relay.localAddress,
+    };
+    if (deps.threads) {
+      const located = await deps.bodies.locate(message, body);
+      return deps.threads.deliver({ message: outgoing, body: located, destinations: lookup.destinations, options });
+    }
+    return deliverMessage({ ...outgoing, openBody: () => deps.bodies.open(message, body) }, lookup.destinations, {
+      ...options,
+      logger: deps.logger,
+      ...(deps.pool ? { pool: deps.pool } : {}),
+    });
   }
 
   private classified(

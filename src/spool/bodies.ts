@@ -65,6 +65,21 @@ export class MessageBodies {
     return stream;
   }
 
+  /**
+   * Returns what a delivery thread needs to read a body: its bytes (`cached`, or read from LevelDB)
+   * for an inline body, or the spool file's path. Throws an ENOENT error when an inline body is missing.
+   */
+  async locate(message: MessageRecord, cached?: Buffer): Promise<{ bytes: Uint8Array } | { path: string }> {
+    if (!message.inline) {
+      return { path: this.spool.pathOf(message.queueId) };
+    }
+    const bytes = cached ?? (await this.queue.getBody(message.queueId));
+    if (!bytes) {
+      throw Object.assign(new Error(`the body of ${message.queueId} is missing from the store`), { code: 'ENOENT' });
+    }
+    return { bytes };
+  }
+
   /** Reads the header block of a body (up to the first empty line, at most `maxBytes`). */
   async readHeaderBlock(message: MessageRecord, maxBytes = 64 * 1024): Promise<string> {
     if (!message.inline) {
