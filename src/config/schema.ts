@@ -83,8 +83,9 @@ export const configSchema = z
         /** Total concurrent delivery transactions. */
         maxConnections: z.number().int().positive().default(100),
         /**
-         * Worker threads that run the SMTP client side of delivery, so it uses another core than the
-         * listener and the store. 0 delivers on the main thread.
+         * Worker threads that run the SMTP client side of delivering inline bodies, so it uses another
+         * core than the listener and the store. Spool-file bodies go from the main thread. 0 delivers
+         * everything from the main thread.
          */
         deliveryThreads: z.number().int().min(0).max(16).default(1),
         /** Concurrent delivery transactions per destination domain. */

@@ -525,7 +525,9 @@ export class QueueRunner {
       opportunisticTls: deps.config.relay.opportunisticTls,
       localAddress: deps.config.relay.localAddress,
     };
-    if (deps.threads) {
+    // Inline bodies, the bulk of the traffic, go to the delivery threads. Bodies in spool files are
+    // big and few, and streaming them from this thread keeps their buffers in one heap.
+    if (deps.threads && message.inline) {
       const located = await deps.bodies.locate(message, body);
       return deps.threads.deliver({ message: outgoing, body: located, destinations: lookup.destinations, options });
     }

@@ -69,7 +69,7 @@ export class Spool {
         pendingBytes += chunk.length;
         if (pendingBytes > buffered || (file && pendingBytes >= WRITE_CHUNK_BYTES)) {
           file ??= await open(path, 'wx', 0o600);
-          await writeAll(file, Buffer.concat(pending, pendingBytes));
+          await writeAll(file, pending);
           pending = [];
           pendingBytes = 0;
         }
@@ -88,7 +88,7 @@ export class Spool {
       }
       file ??= await open(path, 'wx', 0o600);
       if (pendingBytes > 0) {
-        await writeAll(file, Buffer.concat(pending, pendingBytes));
+        await writeAll(file, pending);
       }
       await file.sync();
       await file.close();
@@ -171,10 +171,20 @@ export class Spool {
   }
 }
 
-async function writeAll(file: FileHandle, buffer: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < buffer.length) {
-    const { bytesWritten } = await file.write(buffer, offset, buffer.length - offset);
-    offset += bytesWritten;
+/** Writes the chunks in order with writev, without copying them into one buffer first. */
+async function writeAll(file: FileHandle, chunks: Buffer[]): Promise<void> {
+  let left = chunks.filter((chunk) => chunk.length > 0);
+  while (left.length > 0) {
+    let { bytesWritten } = await file.writev(left);
+    const rest: Buffer[] = [];
+    for (const chunk of left) {
+      if (bytesWritten >= chunk.length) {
+        bytesWritten -= chunk.length;
+        continue;
+      }
+      rest.push(chunk.subarray(bytesWritten));
+      bytesWritten = 0;
+    }
+    left = rest;
   }
 }

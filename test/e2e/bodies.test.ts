@@ -58,11 +58,11 @@ describe('Spool.write', () => {
 });
 
 describe('message bodies', () => {
-  it('stores a small body in LevelDB, delivers it byte for byte to two destinations and removes it once both finish', async () => {
+  it.each([1, 0])('stores a small body in LevelDB, delivers it byte for byte to two destinations and removes it once both finish (%i delivery threads)', async (deliveryThreads) => {
     const first = await upstreamWith();
     const second = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
     const relay = await startTestRelay({
-      relay: { routes: { 'one.example': `127.0.0.1:${first.port}`, 'two.example': `127.0.0.1:${second.port}` } },
+      relay: { deliveryThreads, routes: { 'one.example': `127.0.0.1:${first.port}`, 'two.example': `127.0.0.1:${second.port}` } },
       retry: { schedule: [1] },
     });
     cleanups.push(() => relay.destroy());
