@@ -303,6 +303,17 @@ export function renderMarkdown(results: BenchResults): string {
       out.push(`| ${percent(entry.share)} | ${entry.file} |`);
     }
     out.push('');
+    const { thread } = results.profile;
+    if (thread) {
+      out.push(`The delivery thread (the SMTP client side of inline bodies) was busy ${fixed(thread.summary.busyMs, 0)} ms out of ${fixed(thread.summary.totalMs, 0)} ms sampled. Its top functions by self time:`);
+      out.push('');
+      out.push('| self share | function | location |');
+      out.push('|---:|---|---|');
+      for (const entry of thread.summary.topFunctions) {
+        out.push(`| ${percent(entry.share)} | \`${entry.name}\` | ${entry.location} |`);
+      }
+      out.push('');
+    }
   }
 
   if (results.failures.length > 0) {

@@ -18,13 +18,13 @@ export const PROFILE_PROBES: InclusiveProbe[] = [
     fileSuffix: 'store/events',
   },
   { label: 'EventStore.rollupOperations (hourly counters)', functionName: 'rollupOperations', fileSuffix: 'store/events' },
-  { label: 'QueueStore.getRecipients (one LevelDB iterator per attempt)', functionName: 'getRecipients', fileSuffix: 'store/queue' },
+  { label: 'QueueStore.getRecipients (a LevelDB iterator per attempt of a retry; new messages are handed over in memory)', functionName: 'getRecipients', fileSuffix: 'store/queue' },
   { label: 'GroupCommitter.drain (synced queue batches)', functionName: 'drain', fileSuffix: 'store/group-commit' },
   { label: 'QueueRunner.attempt (one delivery attempt, all of it)', functionName: 'attempt', fileSuffix: 'queue/runner' },
   { label: 'deliverMessage (SMTP client side)', functionName: 'deliverMessage', fileSuffix: 'delivery/transaction' },
   { label: 'openSession (connect, greeting, EHLO)', functionName: 'openSession', fileSuffix: 'delivery/session' },
   { label: 'handleData (ingress DATA to 250)', functionName: 'handleData', fileSuffix: 'ingress/server' },
-  { label: 'Spool.write', functionName: 'write', fileSuffix: 'spool/spool' },
+  { label: 'Spool.write (streams the body in; a file only above spool.inlineMaxSize)', functionName: 'write', fileSuffix: 'spool/spool' },
   { label: 'QueueRunner.dispatchDue (scheduler scans)', functionName: 'dispatchDue', fileSuffix: 'queue/runner' },
   { label: 'pino: formatting and writing log lines', functionName: 'LOG', fileSuffix: 'pino/lib/tools' },
   { label: 'pino: child loggers', functionName: 'child', fileSuffix: 'pino/lib/proto' },
@@ -36,6 +36,8 @@ export interface ProfileResult {
   messages: number;
   profilePath: string;
   summary: ProfileSummary;
+  /** The delivery thread's profile, when the relay ran one. */
+  thread: { profilePath: string; summary: ProfileSummary } | null;
 }
 
 /**
@@ -65,12 +67,23 @@ export async function runProfile(
     await sink.stop();
   }
 
-  const file = readdirSync(profileDir.path).find((name) => name.endsWith('.cpuprofile'));
-  if (file === undefined) {
-    throw new Error(`the relay wrote no .cpuprofile into ${profileDir.path}; did it exit cleanly on SIGTERM?`);
+  // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile; the
+  // main thread has id 0, the delivery thread another one.
+  const files = readdirSync(profileDir.path).filter((name) => name.endsWith('.cpuprofile'));
+  const threadId = (name: string): number => Number(name.split('.').at(-3));
+  const main = files.find((name) => threadId(name) === 0);
+  const worker = files.find((name) => threadId(name) !== 0);
+  if (main === undefined) {
+    throw new Error(`the relay wrote no .cpuprofile of its main thread into ${profileDir.path}; did it exit cleanly on SIGTERM?`);
   }
   const kept = join(options.keepDir, 'relay-4k-s10-r1.cpuprofile');
-  copyFileSync(join(profileDir.path, file), kept);
+  copyFileSync(join(profileDir.path, main), kept);
+  let thread: ProfileResult['thread'] = null;
+  if (worker !== undefined) {
+    const keptThread = join(options.keepDir, 'relay-4k-s10-r1-delivery-thread.cpuprofile');
+    copyFileSync(join(profileDir.path, worker), keptThread);
+    thread = { profilePath: keptThread, summary: summarizeProfile(keptThread, { top: 10, probes: [] }) };
+  }
   await profileDir.remove();
-  return { messages: options.messages, profilePath: kept, summary: summarizeProfile(kept, { top: 20, probes: PROFILE_PROBES }) };
+  return { messages: options.messages, profilePath: kept, summary: summarizeProfile(kept, { top: 20, probes: PROFILE_PROBES }), thread };
 }
