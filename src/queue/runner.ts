@@ -296,13 +296,20 @@ export class QueueRunner {
       }
     };
 
-    void this.deps.limiter.acquire(batch.domain).then((release) => {
+    void this.deps.limiter.acquire(batch.domain).then((acquired) => {
+      let held = true;
+      const release = (): void => {
+        if (held) {
+          held = false;
+          acquired();
+        }
+      };
       if (this.stopped) {
         release();
         finish();
         return;
       }
-      const attempt = this.attempt(batch)
+      const attempt = this.attempt(batch, release)
         .catch((error: unknown) => {
           this.deps.logger.error({ err: error, queueId: batch.queueId, domain: batch.domain }, 'delivery attempt failed with an internal error');
           // The recipients stay due with their old time; look again after a pause.
@@ -335,7 +342,11 @@ export class QueueRunner {
     return relay.smarthost ? `smarthost:${relay.smarthost}` : `mx:${domain}`;
   }
 
-  private async attempt(batch: Batch): Promise<void> {
+  /**
+   * Runs one attempt. `releaseSlot` gives the connection slot back; it is called as soon as the SMTP
+   * transaction is over, so the next transaction to the domain does not wait for this one's writes.
+   */
+  private async attempt(batch: Batch, releaseSlot: () => void): Promise<void> {
     const { deps } = this;
     const fresh = batch.records !== undefined && !this.stale.has(batch.queueId);
     const message = fresh ? batch.message : await deps.queue.getMessage(batch.queueId);
@@ -382,6 +393,7 @@ export class QueueRunner {
     const bounced: Array<{ record: RecipientRecord; reply: Reply; mx: string | null; at: number }> = [];
     if (toSend.length > 0) {
       const outcome = await this.send(message, batch.domain, toSend, batch.body);
+      releaseSlot();
       const attemptTime = this.now();
 
       // When every host failed, the last failure is also each recipient's result: record it once.
