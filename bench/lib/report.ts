@@ -253,7 +253,7 @@ export function renderMarkdown(results: BenchResults): string {
       out.push(`In the profile below, recording events takes ${fixed(recordingProfile.share * 100, 1)} % of the main thread's busy time. LevelDB's write itself runs on a libuv thread, which the profile does not sample.`);
     }
     out.push('');
-    out.push('Admin queries. The history has a constant rate (the largest size spans 30 days, so a smaller store is a shorter history), about ten events per recipient at the largest size, one recipient in five at big.example and the rest over 997 domains. Segment counts read the hourly rollups that append writes; "events per call" is then the number of domains returned.');
+    out.push('Admin queries. The history has a constant rate (the largest size spans 30 days, so a smaller store is a shorter history), about ten events per recipient at the largest size, one recipient in five at big.example and the rest over 997 domains. Segment counts read the rollups that append writes, daily ones for whole days and hourly ones at the edges of the window; "events per call" is then the number of domains returned.');
     out.push('');
     out.push('| events | load s | loaded/s | disk MB | query | calls | events per call | p50 ms | p99 ms |');
     out.push('|---:|---:|---:|---:|---|---:|---:|---:|---:|');

@@ -169,7 +169,7 @@ async function measureQueries(store: EventStore, generator: EventGenerator, call
     const page = await store.query({ domain: `d${Math.floor(random() * OTHER_DOMAINS)}.example`, limit: PAGE_LIMIT });
     return page.events.length;
   });
-  // The admin API's segment and triage pages read these hourly rollups; its default window is 7 days.
+  // The admin API's segment and triage pages read these rollups (daily for whole days, hourly at the edges); its default window is 7 days.
   const segmentsCalls = Math.max(5, Math.floor(calls / 10));
   const segmentQueries: QueryFigures[] = [];
   for (const days of SEGMENT_WINDOW_DAYS) {

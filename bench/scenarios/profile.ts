@@ -17,7 +17,7 @@ export const PROFILE_PROBES: InclusiveProbe[] = [
     functionName: ['append', 'writeBatch', 'rollupOperations'],
     fileSuffix: 'store/events',
   },
-  { label: 'EventStore.rollupOperations (hourly counters)', functionName: 'rollupOperations', fileSuffix: 'store/events' },
+  { label: 'EventStore.rollupOperations (hourly and daily counters)', functionName: 'rollupOperations', fileSuffix: 'store/events' },
   { label: 'QueueStore.getRecipients (a LevelDB iterator per attempt of a retry; new messages are handed over in memory)', functionName: 'getRecipients', fileSuffix: 'store/queue' },
   { label: 'GroupCommitter.drain (synced queue batches)', functionName: 'drain', fileSuffix: 'store/group-commit' },
   { label: 'QueueRunner.attempt (one delivery attempt, all of it)', functionName: 'attempt', fileSuffix: 'queue/runner' },

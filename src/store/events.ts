@@ -6,6 +6,7 @@ import { HIGH, SEP, type Database } from './db.js';
 import {
   addCounts,
   emptyCounts,
+  dayKey,
   hourKey,
   rollupEntries,
   ROLLUP_DIMENSIONS,
@@ -67,6 +68,9 @@ const INDEX_VERSION = 2;
 const META_VERSION_KEY = 'events-index-version';
 const META_BACKFILL_CURSOR_KEY = 'events-backfill-cursor';
 const META_BACKFILL_BOUNDARY_KEY = 'events-backfill-boundary';
+/** First UTC day ("YYYY-MM-DD") whose daily counters are complete; "" when all of them are. */
+const META_DAILY_SINCE_KEY = 'events-daily-rollups-since';
+const DAY_MS = 24 * 3_600_000;
 /** Events read per backfill batch. */
 const BACKFILL_BATCH = 500;
 /** Rollup counters kept in memory, so appends to busy hours and values read nothing from disk. */
@@ -93,6 +97,7 @@ export class EventStore {
   private waiting: Array<{ events: DeliveryEvent[]; resolve: () => void; reject: (error: unknown) => void }> = [];
   private flushing = false;
   private prepared: Promise<void> | null = null;
+  private dailySinceValue: string | undefined;
   /**
    * Recently written rollup counters, oldest first. Every counter write goes through this class
    * under `writeChain`, so a cached value is always the stored one.
@@ -183,19 +188,41 @@ export class EventStore {
   }
 
   /**
-   * Sums the hourly counters of one dimension over a time range, by value. The range is widened to
-   * whole hours: `since` is rounded down and `until` up.
+   * Sums the counters of one dimension over a time range, by value. The range is widened to whole
+   * hours: `since` is rounded down and `until` up. Whole UTC days inside the range are read from the
+   * daily counters, the hours at either end from the hourly ones, so 30 days cost about 30 reads
+   * per value instead of 720.
    */
   async segments(query: RollupQuery): Promise<SegmentRow[]> {
     const totals = new Map<string, ActionCounts>();
-    for (const hour of hoursBetween(query.since, query.until)) {
-      const prefix = `${hour}${SEP}${query.dimension}${SEP}`;
+    const dailySince = await this.dailySince();
+    const end = Math.floor(query.since / HOUR_MS) * HOUR_MS + hoursBetween(query.since, query.until).length * HOUR_MS;
+    for (let time = Math.floor(query.since / HOUR_MS) * HOUR_MS; time < end; ) {
+      const wholeDay = time % DAY_MS === 0 && time + DAY_MS <= end && dailySince !== null && dayKey(time) >= dailySince;
+      const prefix = `${wholeDay ? dayKey(time) : hourKey(time)}${SEP}${query.dimension}${SEP}`;
       for await (const [key, counts] of this.rollups.iterator({ gte: prefix, lt: `${prefix}${HIGH}` })) {
         const value = key.slice(prefix.length);
         totals.set(value, addCounts(totals.get(value) ?? emptyCounts(), counts));
       }
+      time += wholeDay ? DAY_MS : HOUR_MS;
     }
     return [...totals].map(([value, counts]) => ({ value, ...counts }));
+  }
+
+  /**
+   * Returns the first day whose daily counters are complete ("" for every day), or null before
+   * this version wrote its first event into the store. Stores written before daily counters
+   * existed get them from the day after the first append of this version.
+   */
+  private async dailySince(): Promise<string | null> {
+    if (this.dailySinceValue === undefined) {
+      const stored = (await this.meta.get(META_DAILY_SINCE_KEY)) as string | undefined;
+      if (stored === undefined) {
+        return null;
+      }
+      this.dailySinceValue = stored;
+    }
+    return this.dailySinceValue;
   }
 
   /** Returns the hourly counters of one dimension over a time range, oldest hour first. */
@@ -259,6 +286,11 @@ export class EventStore {
    */
   private prepare(): Promise<void> {
     this.prepared ??= (async () => {
+      if ((await this.meta.get(META_DAILY_SINCE_KEY)) === undefined) {
+        // Events already stored have hourly counters only, so today's daily counters start short.
+        const since = (await this.latestId()) === null ? '' : dayKey(Date.now() + DAY_MS);
+        await this.meta.put(META_DAILY_SINCE_KEY, since);
+      }
       if ((await this.meta.get(META_VERSION_KEY)) === INDEX_VERSION) {
         return;
       }

@@ -64,8 +64,24 @@ export function dimensionValue(event: DeliveryEvent, dimension: RollupDimension)
   }
 }
 
-/** Returns the rollup keys (`<hour>\0<dimension>\0<value>`) that an event adds one to. */
+/** Returns the daily rollup day of a time: "YYYY-MM-DD" in UTC. */
+export function dayKey(millis: number): string {
+  return new Date(millis).toISOString().slice(0, 10);
+}
+
+/**
+ * Returns the rollup keys that an event adds one to: `<hour>\0<dimension>\0<value>` and
+ * `<day>\0<dimension>\0<value>` for every dimension. Hour and day keys never share a prefix, because
+ * an hour key has "T" where a day key has the separator.
+ */
 export function rollupEntries(event: DeliveryEvent): string[] {
-  const hour = hourKey(Date.parse(event.time) || Date.now());
-  return ROLLUP_DIMENSIONS.map((dimension) => `${hour}${SEP}${dimension}${SEP}${dimensionValue(event, dimension).replaceAll(SEP, '')}`);
+  const time = Date.parse(event.time) || Date.now();
+  const hour = hourKey(time);
+  const day = dayKey(time);
+  const keys: string[] = [];
+  for (const dimension of ROLLUP_DIMENSIONS) {
+    const value = dimensionValue(event, dimension).replaceAll(SEP, '');
+    keys.push(`${hour}${SEP}${dimension}${SEP}${value}`, `${day}${SEP}${dimension}${SEP}${value}`);
+  }
+  return keys;
 }
