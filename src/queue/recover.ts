@@ -1,22 +1,44 @@
 import type { Logger } from 'pino';
 import type { MessageBodies } from '../spool/bodies.js';
 import type { Spool } from '../spool/spool.js';
-import type { QueueStore } from '../store/queue.js';
+import { FINAL_STATUSES, type QueueStore } from '../store/queue.js';
 
 /**
- * Reconciles the spool folder with the queue at start. A body file without a queue record never got a
- * 250, because the record is written last, so it is removed. (An inline body is written in the same
- * batch as its record, so it cannot be left alone.) A queued message whose body is missing cannot be
- * delivered, so it is logged as an error with its queue id.
+ * Reconciles the stored bodies with the queue at start:
+ * - A body file without a queue record never got a 250, because the record is written last, so it
+ *   is removed. An inline body is written in the same batch as its record, so it cannot be left
+ *   without one.
+ * - A body whose recipients all have a final status was left by a stop between the commit of the
+ *   last outcome and the removal of the body, so it is removed.
+ * - A queued message whose body is missing cannot be delivered, so it is logged as an error with
+ *   its queue id.
  */
 export async function recoverSpool(deps: { queue: QueueStore; spool: Spool; bodies: MessageBodies; logger: Logger }): Promise<void> {
   const { queue, spool, bodies, logger } = deps;
   const files = new Set(await spool.list());
   let orphans = 0;
-  for (const queueId of files) {
-    if (!(await queue.getMessage(queueId))) {
-      await spool.remove(queueId);
+  let finished = 0;
+  for (const queueId of [...files]) {
+    const message = await queue.getMessage(queueId);
+    if (!message) {
       orphans += 1;
+    } else if (await allFinished(queue, queueId)) {
+      finished += 1;
+    } else {
+      continue;
+    }
+    await spool.remove(queueId);
+    files.delete(queueId);
+  }
+
+  const inline: string[] = [];
+  for await (const queueId of queue.bodyIds()) {
+    inline.push(queueId);
+  }
+  for (const queueId of inline) {
+    if (await allFinished(queue, queueId)) {
+      await queue.commit([queue.removeBodyOperation(queueId)]);
+      finished += 1;
     }
   }
 
@@ -33,5 +55,14 @@ export async function recoverSpool(deps: { queue: QueueStore; spool: Spool; bodi
       logger.error({ queueId: record.queueId }, 'queued message has no stored body; its recipients cannot be delivered');
     }
   }
-  logger.info({ pendingRecipients: pending, messages: seen.size, removedUnfinishedWrites: orphans }, 'queue recovered');
+  logger.info(
+    { pendingRecipients: pending, messages: seen.size, removedUnfinishedWrites: orphans, removedFinishedBodies: finished },
+    'queue recovered',
+  );
+}
+
+/** Tells whether every recipient of a message has a final status. */
+async function allFinished(queue: QueueStore, queueId: string): Promise<boolean> {
+  const records = await queue.getRecipients(queueId);
+  return records.length > 0 && records.every((record) => FINAL_STATUSES.has(record.status));
 }

@@ -13,7 +13,7 @@ import { routeDomain } from '../delivery/route.js';
 import { deliverMessage, type HostFailure, type RecipientResult, type SessionInfo } from '../delivery/transaction.js';
 import type { MessageBodies } from '../spool/bodies.js';
 import type { EventStore, NewEvent } from '../store/events.js';
-import type { MessageRecord, QueueOperation, QueueStore, RecipientRecord } from '../store/queue.js';
+import { FINAL_STATUSES, type MessageRecord, type QueueOperation, type QueueStore, type RecipientRecord } from '../store/queue.js';
 import type { SuppressionStore } from '../store/suppressions.js';
 import type { GuardAlert, SuppressionGuard } from '../suppression/guard.js';
 import { queueBounce } from './bounce.js';
@@ -279,7 +279,11 @@ export class QueueRunner {
   /** Waits for a connection slot for the batch's domain, then runs the attempt. */
   private dispatch(batch: Batch): void {
     if (this.deps.guard?.isPaused(batch.domain)) {
-      // The recipients stay due; a scan after the pause picks them up.
+      // The recipients stay due; a scan after the pause picks them up and reads the body back.
+      if (batch.body) {
+        this.cachedBodyBytes -= batch.body.length;
+        delete batch.body;
+      }
       this.arm(this.now() + BUSY_RESCAN_MS * 4);
       return;
     }
@@ -473,11 +477,12 @@ export class QueueRunner {
         },
       );
     }
-    // The body goes when no recipient is left to try. Recipients outside this attempt may be in
-    // another attempt right now, so their state is read again after this attempt's commit.
+    // The body goes when every recipient has a final status. A held recipient has no next attempt
+    // but is not finished. Recipients outside this attempt may be in another attempt right now, so
+    // their state is read again after this attempt's commit.
     const finished = new Map(updates.map(({ after }) => [after.index, after]));
-    const doneHere = updates.every(({ after }) => after.nextAttemptAt === null);
-    const othersOpen = allRecords.some((record) => !finished.has(record.index) && record.nextAttemptAt !== null);
+    const doneHere = updates.every(({ after }) => FINAL_STATUSES.has(after.status));
+    const othersOpen = allRecords.some((record) => !finished.has(record.index) && !FINAL_STATUSES.has(record.status));
     const removal = doneHere && !othersOpen ? deps.bodies.removeOperation(message) : null;
 
     // Through the group commit: concurrent attempts share one synced write.
@@ -499,7 +504,7 @@ export class QueueRunner {
       this.stale.delete(message.queueId);
       return;
     }
-    if (othersOpen && (await deps.queue.getRecipients(message.queueId)).some((record) => record.nextAttemptAt !== null)) {
+    if (othersOpen && (await deps.queue.getRecipients(message.queueId)).some((record) => !FINAL_STATUSES.has(record.status))) {
       return;
     }
     await deps.bodies.remove(message);

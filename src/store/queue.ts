@@ -76,6 +76,13 @@ export class QueueStore {
     return { type: 'del', sublevel: this.bodies, key: queueId };
   }
 
+  /** Iterates the queue ids of every body stored in LevelDB (used at start). */
+  async *bodyIds(): AsyncGenerator<string> {
+    for await (const key of this.bodies.keys()) {
+      yield key;
+    }
+  }
+
   /** Returns a body stored in LevelDB, or null when there is none. */
   async getBody(queueId: string): Promise<Buffer | null> {
     return (await this.bodies.get(queueId)) ?? null;

@@ -1,11 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { SMTPServer } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Spool } from '../../src/spool/spool.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { startTestRelay, submit, waitFor, waitForEvent, type TestRelay } from './harness.js';
+import { startTestRelay, submit, TEST_TOKEN, waitFor, waitForEvent, type TestRelay } from './harness.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 
@@ -19,6 +20,32 @@ async function upstreamWith(script: Parameters<typeof startUpstream>[0] = {}): P
   const upstream = await startUpstream(script);
   cleanups.push(() => upstream.close());
   return upstream;
+}
+
+/** An upstream that waits `delayMs` before it answers the final dot, and says when DATA began. */
+async function slowUpstream(delayMs: number): Promise<{ port: number; dataStarted: Promise<void> }> {
+  let started: () => void = () => undefined;
+  const dataStarted = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      started();
+      stream.resume();
+      stream.on('end', () => setTimeout(() => callback(), delayMs));
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.server.address() as { port: number }).port, dataStarted };
+}
+
+async function adminPost(relay: TestRelay, path: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${relay.admin.port}${path}`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+  return response.status;
 }
 
 function spoolFiles(relay: TestRelay): string[] {
@@ -118,5 +145,50 @@ describe('message bodies', () => {
     expect(upstream.received.at(-1)?.body).toContain('kept across a restart');
     expect(upstream.received.at(-1)?.body).toContain(`X-Bouncegate-Queue-Id: ${queueId}`);
     await waitFor(async () => ((await after.queue.getBody(queueId)) === null ? true : undefined), 5000, 'the body to be removed');
+  });
+
+  it.each([1, 0])('keeps the body of a recipient held while another one is delivered (%i delivery threads)', async (deliveryThreads) => {
+    const slow = await slowUpstream(1000);
+    const grey = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
+    const relay = await startTestRelay({
+      relay: { deliveryThreads, routes: { 'one.example': `127.0.0.1:${slow.port}`, 'two.example': `127.0.0.1:${grey.port}` } },
+      retry: { schedule: [3600] },
+    });
+    cleanups.push(() => relay.destroy());
+
+    const reply = await submit(relay, { from: 'app@sender.example', to: ['a@one.example', 'b@two.example'] }, { text: 'kept while held' });
+    const queueId = reply.response.split(' ').pop() ?? '';
+    await waitForEvent(relay, 'b@two.example', 'deferred');
+    await slow.dataStarted;
+    expect(await adminPost(relay, `/api/queue/${queueId}/hold`)).toBe(200);
+    await waitForEvent(relay, 'a@one.example', 'delivered');
+    await relay.runner.idle();
+    expect(await relay.queue.getBody(queueId)).not.toBeNull();
+
+    expect(await adminPost(relay, `/api/queue/${queueId}/release`)).toBe(200);
+    await waitForEvent(relay, 'b@two.example', 'delivered');
+    expect(grey.received.at(-1)?.body).toContain('kept while held');
+    await waitFor(async () => ((await relay.queue.getBody(queueId)) === null ? true : undefined), 5000, 'the body to be removed');
+  });
+
+  it('removes bodies of finished messages left by a stop before their removal', async () => {
+    const upstream = await upstreamWith();
+    const dir = makeTempDir('bouncegate-leftover-');
+    cleanups.push(() => dir.remove());
+    const overrides = { relay: { smarthost: `127.0.0.1:${upstream.port}` } };
+
+    const before = await startTestRelay(overrides, dir.path);
+    const small = (await submit(before, { from: 'app@sender.example', to: ['one@tenant.example'] })).response.split(' ').pop() ?? '';
+    await waitForEvent(before, 'one@tenant.example', 'delivered');
+    await before.runner.idle();
+    // What a stop between the last outcome's commit and the body's removal leaves behind.
+    await before.queue.commit([before.queue.bodyOperation(small, Buffer.from('Subject: left\r\n\r\nleft\r\n'))]);
+    writeFileSync(join(dir.path, 'spool', small), 'Subject: left\r\n\r\nleft\r\n');
+    await before.close();
+
+    const after = await startTestRelay(overrides, dir.path);
+    cleanups.push(() => after.close());
+    expect(await after.queue.getBody(small)).toBeNull();
+    expect(existsSync(join(dir.path, 'spool', small))).toBe(false);
   });
 });
