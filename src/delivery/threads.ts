@@ -23,7 +23,7 @@ interface Thread {
 /**
  * Runs the SMTP client side of delivery in worker threads, so it uses another core than the
  * listener and the store, which stay on the main thread. Each attempt goes to the live thread with
- * the fewest attempts under way. A thread that stops is replaced after a pause; its attempts under
+ * the fewest attempts under way. A thread that stops is replaced after a pause. Its attempts under
  * way fail with an error, and the queue runner tries their recipients again later.
  */
 export class DeliveryThreads {

@@ -3,8 +3,8 @@ import type { MessageRecord, QueueOperation, QueueStore } from '../store/queue.j
 import type { Spool, SpoolWrite } from './spool.js';
 
 /**
- * Where message bodies live: small ones in LevelDB, written in the same synced batch as the queue
- * record, and the rest in spool files. Callers go through this class and never ask which.
+ * Storage of message bodies: small ones in LevelDB, written in the same synced batch as the queue
+ * record, and the rest in spool files. Callers go through this class and need not know which.
  */
 export class MessageBodies {
   private readonly spool: Spool;
