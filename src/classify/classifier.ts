@@ -55,7 +55,7 @@ const NO_MATCH_RULE: Rule = {
 export function createClassifier(rules: RuleSet, overrides?: SuppressionRule[] | null): ExplainingClassifier {
   const ordered: readonly Rule[] = [...compileOverrides(overrides ?? []), ...rules.rules];
 
-  function explain(reply: Reply, mx: string | null): { classification: Classification; rule: RuleSummary; why: string } {
+  function classify(reply: Reply, mx: string | null): { classification: Classification; matched: Rule; reasons: string[] } {
     const flatText = flattenReplyText(reply.text);
     let matched: Rule = NO_MATCH_RULE;
     let reasons: string[] = ['no rule matched'];
@@ -78,12 +78,16 @@ export function createClassifier(rules: RuleSet, overrides?: SuppressionRule[] |
       suppress: matched.suppress && permanent && !beforeRecipient,
       rule: matched.name,
     };
-    return { classification, rule: summarize(matched), why: describeDecision(reply, matched, reasons, classification) };
+    return { classification, matched, reasons };
   }
 
+  // The explanation text is built only when asked for: delivery classifies every failed reply.
   return {
-    classify: (reply, mx) => explain(reply, mx).classification,
-    explain,
+    classify: (reply, mx) => classify(reply, mx).classification,
+    explain(reply, mx) {
+      const { classification, matched, reasons } = classify(reply, mx);
+      return { classification, rule: summarize(matched), why: describeDecision(reply, matched, reasons, classification) };
+    },
   };
 }
 

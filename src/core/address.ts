@@ -21,13 +21,28 @@ export function splitAddress(address: string): { local: string; domain: string }
  * compare equal. Returns the lowercased input when it is not a valid IDN.
  */
 export function toAsciiDomain(domain: string): string {
-  const trimmed = domain.trim().replace(/\.$/, '');
-  if (trimmed.startsWith('[')) {
-    return trimmed.toLowerCase();
+  const known = asciiDomains.get(domain);
+  if (known !== undefined) {
+    return known;
   }
-  const ascii = domainToASCII(trimmed);
-  return (ascii || trimmed).toLowerCase();
+  const trimmed = domain.trim().replace(/\.$/, '');
+  let result: string;
+  if (trimmed.startsWith('[')) {
+    result = trimmed.toLowerCase();
+  } else {
+    result = (domainToASCII(trimmed) || trimmed).toLowerCase();
+  }
+  // Mail goes to few domains, and every recipient is normalised several times on its way.
+  if (asciiDomains.size >= ASCII_DOMAIN_CACHE_SIZE) {
+    asciiDomains.clear();
+  }
+  asciiDomains.set(domain, result);
+  return result;
 }
+
+/** Domains converted recently, as given, with their A-label form. */
+const asciiDomains = new Map<string, string>();
+const ASCII_DOMAIN_CACHE_SIZE = 10_000;
 
 /** Normalises an envelope address for suppression keys and event indexes. */
 export function normalizeAddress(address: string, options: NormalizeOptions): NormalizedAddress {

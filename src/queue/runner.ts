@@ -25,6 +25,8 @@ const MAX_IDLE_MS = 30_000;
 const BUSY_RESCAN_MS = 250;
 /** Due recipients read per scan of the due index. */
 const SCAN_BATCH = 1000;
+/** The classification of a delivered recipient, which no rule is run for. */
+const DELIVERED: Classification = { reason: 'delivered', side: 'recipient', permanent: false, suppress: false, rule: 'delivered' };
 /** Bytes of inline bodies kept in memory for attempts not yet started; beyond it they are read back. */
 const MAX_CACHED_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -418,7 +420,8 @@ export class QueueRunner {
           continue;
         }
         const attempts = record.attempts + 1;
-        const classification = deps.classifier.classify(result.reply, outcome.session.mx);
+        // A delivered recipient needs no bounce class: its event's reason is "delivered".
+        const classification = result.delivered ? DELIVERED : deps.classifier.classify(result.reply, outcome.session.mx);
         const decision = decide(result.reply, result.delivered, classification, attempts, message.receivedAt, attemptTime, deps.config.retry);
         const after: RecipientRecord = {
           ...record,
