@@ -8,11 +8,11 @@ import { readMachineInfo } from './lib/machine.js';
 import { freePort } from './lib/net.js';
 import { startPostfixRelay, type PostfixRelay } from './lib/postfix.js';
 import { describeSource, prepareRelayEntry, REPO_ROOT } from './lib/relay.js';
-import { mergeResults, renderMarkdown, type BenchResults } from './lib/report.js';
+import { mergeResults, RECORDING_SCENARIO, renderMarkdown, type BenchResults } from './lib/report.js';
 import { runBigMessages } from './scenarios/big-messages.js';
 import { runEvents } from './scenarios/events.js';
 import { runLatency } from './scenarios/latency.js';
-import { loadScenarios, runLoadScenario } from './scenarios/load.js';
+import { loadScenarios, runLoadScenario, runRecordingCost } from './scenarios/load.js';
 import { runProfile } from './scenarios/profile.js';
 import { runSuppressions } from './scenarios/suppressions.js';
 
@@ -99,6 +99,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
     events: null,
     bigMessages: null,
     profile: null,
+    recording: null,
     failures: [],
   };
   const section = async (name: string, body: () => Promise<void>): Promise<void> => {
@@ -119,7 +120,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
   const sinkPort = await freePort();
   const loads = loadScenarios(options.quick).filter((scenario) => selected(scenario.name));
   let postfix: PostfixRelay | null = null;
-  if (loads.length > 0 || selected('latency')) {
+  if (loads.length > 0 || selected('latency') || selected('recording')) {
     postfix = await startPostfixRelay(cleanup, sinkPort);
   }
 
@@ -140,6 +141,15 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
         throw new Error('Postfix is not running');
       }
       results.latency = await runLatency({ cleanup, sinkPort, postfix, entry, messages: mode.latencyMessages });
+    });
+  }
+  if (selected('recording')) {
+    await section('recording', async () => {
+      const scenario = loadScenarios(options.quick).find((item) => item.name === RECORDING_SCENARIO);
+      if (!postfix || !scenario) {
+        throw new Error(`${RECORDING_SCENARIO} is not a load scenario of this mode`);
+      }
+      results.recording = await runRecordingCost({ cleanup, sinkPort, postfix, entry, quick: options.quick, messages, runs: options.runs, log }, scenario);
     });
   }
   if (postfix) {

@@ -65,7 +65,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
 
   const db = await Database.open(join(config.dataDir, 'db'));
   const normalize = { caseSensitiveLocalPart: config.suppression.caseSensitiveLocalPart };
-  const events = new EventStore(db, normalize);
+  const events = new EventStore(db, normalize, { record: config.events.record });
   const suppressions = new SuppressionStore(db, normalize);
   const filterBuilt = suppressions.buildFilter().then(
     () => logger.info('suppression filter built'),

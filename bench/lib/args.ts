@@ -22,7 +22,7 @@ export const USAGE = `usage: node --import tsx bench/run.ts [options]
 
   --quick             smaller loads (2,000 messages), fewer scenarios, 100 k / 1 M store sizes
   --scenario NAME     run only scenarios whose name contains NAME (repeatable), e.g.
-                      load, load/4k-s10-r1-reuse, latency, suppression, events, big-messages, profile
+                      load, load/4k-s10-r1-reuse, latency, suppression, events, big-messages, profile, recording
   --messages N        messages per load run (default 20000, or 2000 with --quick)
   --runs N            runs per load scenario and path; the median is reported (default 3)
   --max-entries N     largest store size for the suppression and event sections (default 10000000,

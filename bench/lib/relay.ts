@@ -103,6 +103,7 @@ export async function startRelayProcess(cleanup: Cleanup, options: RelayOptions)
     // The listener for asynchronous bounces has a fixed default port and no part in the measured path.
     bounce: { listen: null, ...overrides.bounce },
     log: { level: 'info', ...overrides.log },
+    ...(overrides.events ? { events: overrides.events } : {}),
   };
   const configPath = join(temp.path, 'bouncegate.json');
   // YAML is a superset of JSON, so the config loader reads this file as it is.

@@ -211,6 +211,37 @@ async function runRelay(context: LoadContext, scenario: LoadScenario, messages: 
   }
 }
 
+/** The relay's figures with and without writing delivery events, under the same load. */
+export interface RecordingCost {
+  scenario: string;
+  messages: number;
+  runs: number;
+  recording: PathFigures;
+  notRecording: PathFigures;
+}
+
+/**
+ * Measures what recording events costs: runs the relay path of a scenario `runs` times with
+ * `events.record` on and off, taking turns, and returns the medians of both.
+ */
+export async function runRecordingCost(context: LoadContext, scenario: LoadScenario): Promise<RecordingCost> {
+  const recording: PathFigures[] = [];
+  const notRecording: PathFigures[] = [];
+  for (let run = 1; run <= context.runs; run++) {
+    recording.push(await runRelay(context, scenario, context.messages));
+    notRecording.push(await runRelay({ ...context, relayOverrides: { ...context.relayOverrides, events: { record: false } } }, scenario, context.messages));
+    const [on, off] = [recording.at(-1), notRecording.at(-1)];
+    context.log(`  recording cost run ${run}: delivered/s with events ${Math.round(on?.deliveredPerSecond ?? 0)}, without ${Math.round(off?.deliveredPerSecond ?? 0)}`);
+  }
+  return {
+    scenario: scenario.name,
+    messages: context.messages,
+    runs: context.runs,
+    recording: medianFigures(recording),
+    notRecording: medianFigures(notRecording),
+  };
+}
+
 function loadOf(scenario: LoadScenario, port: number, messages: number): SourceLoad {
   return { port, messages, sessions: scenario.sessions, recipients: scenario.recipients, bytes: scenario.bytes, reuse: scenario.reuse };
 }

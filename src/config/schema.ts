@@ -159,6 +159,11 @@ export const configSchema = z
     events: z
       .object({
         campaignHeader: z.string().min(1).default('X-Campaign'),
+        /**
+         * For benchmarks only: false stops writing delivery events, so the cost of recording can be
+         * measured against a run without it. Suppression, retries and bounces work either way.
+         */
+        record: z.boolean().default(true),
       })
       .strict()
       .prefault({}),
