@@ -111,6 +111,9 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     limiter: new ConcurrencyLimiter(config.relay.maxConnections, config.relay.maxConnectionsPerDomain),
     resolver: createResolver(config.dns.servers, config.relay.timeout * 1000),
     commit: (operations) => committer.commit(operations),
+    // Not synced: the next acceptance's synced write takes it to disk, and a machine crash before
+    // that means at most a second delivery of the message, as with Postfix.
+    commitOutcome: (operations) => queue.commit(operations, false),
     guard,
     verpSecret,
     pool,

@@ -43,6 +43,12 @@ export interface RunnerDeps {
   resolver: DnsResolver;
   /** Commits queue operations durably (the ingress group committer). */
   commit(operations: QueueOperation[]): Promise<void>;
+  /**
+   * Writes the outcome of an attempt. Without it, `commit` is used. The relay writes outcomes
+   * without a sync of their own: a machine crash before the next synced write can only make a
+   * recipient be tried again, never lose a message.
+   */
+  commitOutcome?(operations: QueueOperation[]): Promise<void>;
   /** Holds suppressions for review when one MX host rejects many recipients the same way. */
   guard?: SuppressionGuard;
   /** Called when the guard trips. */
@@ -488,12 +494,11 @@ export class QueueRunner {
     const othersOpen = allRecords.some((record) => !finished.has(record.index) && !FINAL_STATUSES.has(record.status));
     const removal = doneHere && !othersOpen ? deps.bodies.removeOperation(message) : null;
 
-    // Through the group commit: concurrent attempts share one synced write.
     const operations = deps.queue.recipientUpdateOperations(updates);
     if (removal) {
       operations.push(removal);
     }
-    await deps.commit(operations);
+    await (deps.commitOutcome ?? deps.commit)(operations);
     for (const { after } of updates) {
       if (after.nextAttemptAt !== null) {
         this.arm(after.nextAttemptAt);

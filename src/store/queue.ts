@@ -97,9 +97,12 @@ export class QueueStore {
     return operations;
   }
 
-  /** Writes operations from one or more callers in one synced batch (the group commit). */
-  async commit(operations: QueueOperation[]): Promise<void> {
-    await this.db.level.batch(operations as never, { sync: true } as never);
+  /**
+   * Writes operations in one batch, synced to disk unless `sync` is false. An unsynced batch survives
+   * a crash of the process (it is in the OS page cache) and reaches the disk with the next synced one.
+   */
+  async commit(operations: QueueOperation[], sync = true): Promise<void> {
+    await this.db.level.batch(operations as never, { sync } as never);
   }
 
   /** Replaces recipient records, keeping the due index in step, in one synced batch. */
