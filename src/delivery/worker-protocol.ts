@@ -22,7 +22,7 @@ export interface DeliveryJob {
   options: { heloName: string; timeoutMs: number; opportunisticTls: boolean; localAddress: string | null };
 }
 
-/** The answer of a delivery thread: the attempt's outcome, or why it could not run. */
+/** Reply of a delivery thread: the attempt's outcome, or why it could not run. */
 export type DeliveryAnswer =
   | { id: number; ok: true; result: TransactionResult }
   | { id: number; ok: false; error: { message: string; code: string | null } };

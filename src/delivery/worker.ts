@@ -7,9 +7,9 @@ import { deliverMessage } from './transaction.js';
 import type { ControlRequest, DeliveryAnswer, DeliveryJob, WorkerSettings } from './worker-protocol.js';
 
 /**
- * Entry of a delivery thread: runs the SMTP client side of delivery attempts (connect, EHLO, STARTTLS,
- * the transaction, dot-stuffing the body) with its own session pool, so this work does not share the
- * main thread with the listener and the store.
+ * Entry of a delivery thread. It runs the SMTP client side of delivery attempts (connect, EHLO,
+ * STARTTLS, the transaction, dot-stuffing the body) with its own session pool. So this work does not
+ * share the main thread with the listener and the store.
  */
 const port = parentPort;
 if (!port) {

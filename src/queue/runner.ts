@@ -44,9 +44,8 @@ export interface RunnerDeps {
   /** Commits queue operations durably (the ingress group committer). */
   commit(operations: QueueOperation[]): Promise<void>;
   /**
-   * Writes the outcome of an attempt. Without it, `commit` is used. The relay writes outcomes
-   * without a sync of their own: a machine crash before the next synced write can only make a
-   * recipient be tried again, never lose a message.
+   * Writes the outcome of an attempt; without it, `commit` is used. The relay passes an unsynced
+   * write, so a machine crash before the next synced write makes the runner try the recipient again.
    */
   commitOutcome?(operations: QueueOperation[]): Promise<void>;
   /** Holds suppressions for review when one MX host rejects many recipients the same way. */
@@ -75,7 +74,7 @@ interface Batch {
   body?: Buffer;
 }
 
-/** What the listener hands over with a message it just queued. */
+/** Records and body that the listener hands over with a message it just queued. */
 export interface Handoff {
   records: RecipientRecord[];
   body: Buffer | null;
@@ -355,8 +354,8 @@ export class QueueRunner {
   }
 
   /**
-   * Runs one attempt. `releaseSlot` gives the connection slot back; it is called as soon as the SMTP
-   * transaction is over, so the next transaction to the domain does not wait for this one's writes.
+   * Runs one attempt. `releaseSlot` gives the connection slot back. It is called when the SMTP
+   * transaction ends, so the next transaction to the domain does not wait for this one's writes.
    */
   private async attempt(batch: Batch, releaseSlot: () => void): Promise<void> {
     const { deps } = this;

@@ -179,9 +179,9 @@ export class SuppressionStore {
     if (this.filter && !this.filter.mightContain(key)) {
       return null;
     }
-    // A synchronous read: the filter sends only listed addresses (and rare false positives) here,
-    // and a read from LevelDB's block cache or the page cache takes microseconds, less than the
-    // round trip through libuv's thread pool that an asynchronous get costs.
+    // A synchronous read, because the filter sends only listed addresses (and rare false positives)
+    // here. A read from LevelDB's block cache or the page cache takes microseconds, which is less
+    // than the round trip through libuv's thread pool that an asynchronous get costs.
     const stored = this.entries.getSync(key);
     const entry = stored ? withExpiry(stored) : null;
     return entry && entry.status === 'active' && !isExpired(entry, now) ? entry : null;

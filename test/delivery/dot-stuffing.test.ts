@@ -63,7 +63,7 @@ describe('dot-stuffing fast path', () => {
     expect(DataStream.prototype._transform).not.toBe(dotStuffing.shippedTransform);
   });
 
-  it('gives the same bytes and counters as the shipped transform for any input and chunking', async () => {
+  it('matches the shipped transform', async () => {
     const next = random(7);
     const alphabet = ['a', 'b', '.', '\r', '\n', '\r\n', '\r\n.', '\r\n..', '\n.'];
     for (let round = 0; round < 400; round += 1) {
@@ -97,7 +97,7 @@ describe('dot-stuffing fast path', () => {
     expect(dotStuffing.passesUnchanged(Buffer.from('a\r\n.b'), false)).toBe(false);
   });
 
-  it('delivers a clean message through the fast path and a dotted one through the shipped transform', async () => {
+  it('delivers clean and dotted messages', async () => {
     const clean = `Subject: clean\r\n\r\n${'x'.repeat(70)}\r\n`.repeat(100);
     const dotted = 'Subject: dotted\r\n\r\n.starts with a dot\r\nbare\nline\r\n';
     const before = dotStuffing.fastPathChunks;

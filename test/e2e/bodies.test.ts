@@ -22,7 +22,7 @@ async function upstreamWith(script: Parameters<typeof startUpstream>[0] = {}): P
   return upstream;
 }
 
-/** An upstream that waits `delayMs` before it answers the final dot, and says when DATA began. */
+/** Starts an upstream that replies to the final dot after `delayMs` and reports when DATA began. */
 async function slowUpstream(delayMs: number): Promise<{ port: number; dataStarted: Promise<void> }> {
   let started: () => void = () => undefined;
   const dataStarted = new Promise<void>((resolve) => {
@@ -61,7 +61,7 @@ describe('Spool.write', () => {
     return Readable.from(parts);
   }
 
-  it('keeps a body of at most the inline limit in memory and creates no file', async () => {
+  it('keeps small bodies in memory', async () => {
     const dir = makeTempDir('bouncegate-spool-');
     cleanups.push(() => dir.remove());
     const spool = new Spool(dir.path);
@@ -85,7 +85,7 @@ describe('Spool.write', () => {
 });
 
 describe('message bodies', () => {
-  it.each([1, 0])('stores a small body in LevelDB, delivers it byte for byte to two destinations and removes it once both finish (%i delivery threads)', async (deliveryThreads) => {
+  it.each([1, 0])('inline body to two domains (%i delivery threads)', async (deliveryThreads) => {
     const first = await upstreamWith();
     const second = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
     const relay = await startTestRelay({
@@ -111,7 +111,7 @@ describe('message bodies', () => {
     expect(two?.body).toBe(stored?.toString('utf8'));
   });
 
-  it('streams a body over the inline limit to a spool file and removes the file after delivery', async () => {
+  it('large body uses a spool file', async () => {
     const upstream = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
     const relay = await startTestRelay({ relay: { smarthost: `127.0.0.1:${upstream.port}` }, retry: { schedule: [1] }, spool: { inlineMaxSize: 2048 } });
     cleanups.push(() => relay.destroy());
@@ -147,7 +147,7 @@ describe('message bodies', () => {
     await waitFor(async () => ((await after.queue.getBody(queueId)) === null ? true : undefined), 5000, 'the body to be removed');
   });
 
-  it.each([1, 0])('keeps the body of a recipient held while another one is delivered (%i delivery threads)', async (deliveryThreads) => {
+  it.each([1, 0])('hold during an attempt keeps the body (%i delivery threads)', async (deliveryThreads) => {
     const slow = await slowUpstream(1000);
     const grey = await upstreamWith({ onRecipient: (_recipient, attempt) => (attempt === 1 ? '451 4.7.1 Greylisted, try again later' : null) });
     const relay = await startTestRelay({

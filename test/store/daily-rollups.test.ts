@@ -55,7 +55,7 @@ describe('daily rollups', () => {
     dir.remove();
   });
 
-  it('give the same segment counts as the events for whole days and partial edges', async () => {
+  it('segments match the events', async () => {
     const store = new EventStore(db, normalize);
     const events = history();
     await store.append(events);
