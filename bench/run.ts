@@ -13,7 +13,7 @@ import { runBigMessages } from './scenarios/big-messages.js';
 import { runEvents } from './scenarios/events.js';
 import { runLatency } from './scenarios/latency.js';
 import { loadScenarios, runLoadScenario, runRecordingCost } from './scenarios/load.js';
-import { runProfile } from './scenarios/profile.js';
+import { PROFILE_SHAPES, runProfile } from './scenarios/profile.js';
 import { runSuppressions } from './scenarios/suppressions.js';
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
@@ -99,6 +99,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
     events: null,
     bigMessages: null,
     profile: null,
+    profiles: null,
     recording: null,
     failures: [],
   };
@@ -159,7 +160,12 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
   if (selected('profile')) {
     await section('profile', async () => {
       mkdirSync(RESULTS_DIR, { recursive: true });
-      results.profile = await runProfile(cleanup, { entry, sinkPort, messages: Math.min(messages, mode.profileMessages), keepDir: RESULTS_DIR });
+      const profiles = [];
+      for (const shape of PROFILE_SHAPES) {
+        log(`bench: profile of ${shape.name}`);
+        profiles.push(await runProfile(cleanup, { entry, sinkPort, messages: Math.min(messages, mode.profileMessages), keepDir: RESULTS_DIR, shape }));
+      }
+      results.profiles = profiles;
     });
   }
   if (selected('big-messages')) {

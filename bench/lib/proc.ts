@@ -15,9 +15,27 @@ export interface ProcessCpu {
 
 /** Reads the CPU times of a process, or null when it has exited. */
 export function readProcessCpu(pid: number): ProcessCpu | null {
+  return readStat(`/proc/${pid}/stat`);
+}
+
+/**
+ * Reads the CPU seconds of a process's main thread and of all its other threads together, those
+ * that have exited included. Throws when the process has exited.
+ */
+export function readThreadCpu(pid: number): { main: number; other: number } {
+  const all = readStat(`/proc/${pid}/stat`);
+  const main = readStat(`/proc/${pid}/task/${pid}/stat`);
+  if (!all || !main) {
+    throw new Error(`process ${pid} has exited: its thread CPU times are gone`);
+  }
+  return { main: main.own, other: all.own - main.own };
+}
+
+/** Parses a /proc stat file of a process or thread, or returns null when it is gone. */
+function readStat(path: string): ProcessCpu | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch {
     return null;
   }

@@ -25,7 +25,10 @@ export interface BenchResults {
   suppressions: SuppressionFigures[] | null;
   events: EventsResult | null;
   bigMessages: BigMessagesResult | null;
+  /** The single profile of results written before several loads were profiled. */
   profile: ProfileResult | null;
+  /** One profile per load of PROFILE_SHAPES; absent in results of older runs. */
+  profiles?: ProfileResult[] | null;
   /** The relay with and without writing events; absent in results of older runs. */
   recording?: RecordingCost | null;
   /** Sections that failed, with their error. */
@@ -42,13 +45,14 @@ export interface BenchResults {
 export function mergeResults(base: BenchResults, later: BenchResults): BenchResults {
   const rerunLoads = new Set(later.load.map((result) => result.scenario.name));
   const rerunSections = new Set<string>([...rerunLoads, ...later.failures.map((failure) => failure.section)]);
-  const sections = ['latency', 'suppressions', 'events', 'bigMessages', 'profile', 'recording'] as const;
+  const sections = ['latency', 'suppressions', 'events', 'bigMessages', 'profile', 'profiles', 'recording'] as const;
   const failureNames: Record<(typeof sections)[number], string> = {
     latency: 'latency',
     suppressions: 'suppression',
     events: 'events',
     bigMessages: 'big-messages',
     profile: 'profile',
+    profiles: 'profile',
     recording: 'recording',
   };
   const merged: BenchResults = { ...base, load: base.load.map((result) => later.load.find((item) => item.scenario.name === result.scenario.name) ?? result) };
@@ -63,9 +67,17 @@ export function mergeResults(base: BenchResults, later: BenchResults): BenchResu
       Object.assign(merged, { [section]: later[section] });
     }
   }
+  if (later.profiles) {
+    merged.profile = null;
+  }
   merged.failures = [...base.failures.filter((failure) => !rerunSections.has(failure.section)), ...later.failures];
   merged.reruns = [...(base.reruns ?? []), { date: later.date, command: later.command, what: [...rerunSections].join(', ') || 'nothing' }];
   return merged;
+}
+
+/** Returns the profiles of a result, one per profiled load; older results hold a single one. */
+function profilesOf(results: BenchResults): ProfileResult[] {
+  return results.profiles ?? (results.profile ? [results.profile] : []);
 }
 
 /** One product target, the figure measured for it and whether it is met. */
@@ -297,9 +309,9 @@ export function renderMarkdown(results: BenchResults): string {
       out.push('');
       out.push(`Estimate from the append figures above: ${fixed(recording.share * 100, 1)} % of the relay's CPU per message (${recording.basis}). It assumes one write per event with no coalescing, so it overstates the cost inside the relay, where concurrent appends share a write.`);
     }
-    const recordingProfile = results.profile?.summary.inclusive.find((entry) => entry.label.startsWith('recording events'));
+    const recordingProfile = profilesOf(results)[0]?.summary.inclusive.find((entry) => entry.label.startsWith('recording events'));
     if (recordingProfile) {
-      out.push(`In the profile below, recording events takes ${fixed(recordingProfile.share * 100, 1)} % of the main thread's busy time. LevelDB's write itself runs on a libuv thread, which the profile does not sample.`);
+      out.push(`In the first profile below, recording events takes ${fixed(recordingProfile.share * 100, 1)} % of the main thread's busy time. LevelDB's write itself runs on a libuv thread, which the profile does not sample.`);
     }
     out.push('');
     out.push('Admin queries. The history has a constant rate (the largest size spans 30 days, so a smaller store is a shorter history), about ten events per recipient at the largest size, one recipient in five at big.example and the rest over 997 domains. Segment counts read the rollups that append writes, daily ones for whole days and hourly ones at the edges of the window; "events per call" is then the number of domains returned.');
@@ -327,12 +339,21 @@ export function renderMarkdown(results: BenchResults): string {
     out.push('');
   }
 
-  if (results.profile) {
-    const { summary } = results.profile;
+  for (const profile of profilesOf(results)) {
+    const { summary } = profile;
+    const shape = profile.shape ?? { name: 'load/4k-s10-r1-reuse', bytes: 4096, sessions: 10, recipients: 1, reuse: true };
     const percent = (value: number): string => `${fixed(value * 100, 1)} %`;
-    out.push('### Profile of the relay (4 KB, 10 sessions, 1 recipient, reused connections)');
+    out.push(
+      `### Profile of the relay: ${shape.name} (${shape.bytes >= 100 * 1024 ? '100 KB' : '4 KB'}, ${shape.sessions} ${shape.sessions === 1 ? 'session' : 'sessions'}, ${shape.recipients} ${shape.recipients === 1 ? 'recipient' : 'recipients'}, ${shape.reuse ? 'reused connections' : 'a new connection per message'})`,
+    );
     out.push('');
-    out.push(`\`node --cpu-prof\` over ${results.profile.messages} messages: ${fixed(summary.busyMs, 0)} ms of the main thread busy out of ${fixed(summary.totalMs, 0)} ms sampled. Shares are of the busy time. Lines of src/ files are those of the compiled JavaScript. Print any profile with \`node --import tsx bench/cpuprofile-top.ts FILE\`.`);
+    out.push(`\`node --cpu-prof\` over ${profile.messages} messages: ${fixed(summary.busyMs, 0)} ms of the main thread busy out of ${fixed(summary.totalMs, 0)} ms sampled. Shares are of the busy time. Lines of src/ files are those of the compiled JavaScript. Print any profile with \`node --import tsx bench/cpuprofile-top.ts FILE\`.`);
+    if (profile.cpu) {
+      out.push('');
+      out.push(
+        `CPU per message, read from /proc in a run of the same load without the profiler: ${fixed(profile.cpu.mainMsPerMessage * 1000, 0)} µs on the main thread and ${fixed(profile.cpu.otherMsPerMessage * 1000, 0)} µs on the other threads together (the delivery thread, libuv's pool that runs LevelDB's writes and syncs, V8's garbage collection helpers, LevelDB's compaction).`,
+      );
+    }
     out.push('');
     out.push('| where | inclusive share |');
     out.push('|---|---:|');
@@ -352,7 +373,7 @@ export function renderMarkdown(results: BenchResults): string {
       out.push(`| ${percent(entry.share)} | ${entry.file} |`);
     }
     out.push('');
-    const { thread } = results.profile;
+    const { thread } = profile;
     if (thread) {
       out.push(`The delivery thread (the SMTP client side of inline bodies) was busy ${fixed(thread.summary.busyMs, 0)} ms out of ${fixed(thread.summary.totalMs, 0)} ms sampled. Its top functions by self time:`);
       out.push('');

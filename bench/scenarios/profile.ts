@@ -4,11 +4,18 @@ import type { Cleanup } from '../lib/cleanup.js';
 import { summarizeProfile, type InclusiveProbe, type ProfileSummary } from '../lib/cpuprofile.js';
 import { startRelayProcess, type RelayEntry } from '../lib/relay.js';
 import { runSmtpSource, startSmtpSink } from '../lib/smtp-tools.js';
-import { SMALL_BYTES } from './load.js';
+import { readThreadCpu } from '../lib/proc.js';
+import { LARGE_BYTES, SMALL_BYTES, type LoadScenario } from './load.js';
 
-/** Parallel sessions and recipients of the profiled load (4 KB, 10 sessions, 1 recipient, reused connections). */
-const SESSIONS = 10;
-const RECIPIENTS = 1;
+/**
+ * The loads profiled: the one the relay is tuned for, and the shapes that stay closest to Postfix
+ * (a new connection per message with 10 sessions, and 100 KB bodies over a single session).
+ */
+export const PROFILE_SHAPES: LoadScenario[] = [
+  { name: 'load/4k-s10-r1-reuse', bytes: SMALL_BYTES, sessions: 10, recipients: 1, reuse: true },
+  { name: 'load/4k-s10-r1-newconn', bytes: SMALL_BYTES, sessions: 10, recipients: 1, reuse: false },
+  { name: 'load/100k-s1-r1-reuse', bytes: LARGE_BYTES, sessions: 1, recipients: 1, reuse: true },
+];
 
 /** Functions whose inclusive time the summary reports: the stages of a message's path. */
 export const PROFILE_PROBES: InclusiveProbe[] = [
@@ -33,39 +40,66 @@ export const PROFILE_PROBES: InclusiveProbe[] = [
 
 /** The profile of the relay under one load, summarised. */
 export interface ProfileResult {
+  /** The load profiled; absent in results of older runs, which profiled load/4k-s10-r1-reuse only. */
+  shape?: LoadScenario;
   messages: number;
+  /**
+   * CPU milliseconds per message of the relay's main thread and of all its other threads, read from
+   * /proc in a run of the same load without the profiler. The other threads are the delivery
+   * thread, libuv's pool (LevelDB's writes and syncs), V8's garbage collection helpers and
+   * LevelDB's compaction.
+   */
+  cpu?: { mainMsPerMessage: number; otherMsPerMessage: number };
   profilePath: string;
   summary: ProfileSummary;
   /** The delivery thread's profile, when the relay ran one. */
   thread: { profilePath: string; summary: ProfileSummary } | null;
 }
 
+/** Returns the file name stem of a load's kept profiles, such as `relay-4k-s10-r1-newconn`. */
+export function profileStem(shape: LoadScenario): string {
+  return `relay-${shape.name.replace(/^load\//, '')}`;
+}
+
 /**
- * Runs the relay with `node --cpu-prof` under the 4 KB, 10-session, 1-recipient load with reused
- * connections, stops it with SIGTERM (the profile is written at exit) and summarises the profile.
- * The profile is copied to `keepDir`.
+ * Runs the load through the relay twice: once for its CPU per thread, then with `node --cpu-prof`.
+ * The relay is stopped with SIGTERM, which writes the profiles; they are copied to `keepDir` and
+ * summarised.
  */
 export async function runProfile(
   cleanup: Cleanup,
-  options: { entry: RelayEntry; sinkPort: number; messages: number; keepDir: string },
+  options: { entry: RelayEntry; sinkPort: number; messages: number; keepDir: string; shape: LoadScenario },
 ): Promise<ProfileResult> {
-  const profileDir = cleanup.tempDir('bouncegate-bench-profile-');
-  const sink = await startSmtpSink(cleanup, options.sinkPort);
-  try {
-    const relay = await startRelayProcess(cleanup, { entry: options.entry, smarthostPort: options.sinkPort, cpuProfileDir: profileDir.path });
+  const { shape } = options;
+  const timeoutMs = 60_000 + options.messages * 100;
+  /** Runs the load through a fresh relay and sink; returns the relay's CPU per message by thread. */
+  const drive = async (cpuProfileDir: string | undefined): Promise<NonNullable<ProfileResult['cpu']>> => {
+    const sink = await startSmtpSink(cleanup, options.sinkPort);
     try {
-      await runSmtpSource(
-        cleanup,
-        { port: relay.port, messages: options.messages, sessions: SESSIONS, recipients: RECIPIENTS, bytes: SMALL_BYTES, reuse: true },
-        60_000 + options.messages * 100,
-      );
-      await sink.waitForCount(options.messages, 60_000 + options.messages * 100);
+      const relay = await startRelayProcess(cleanup, { entry: options.entry, smarthostPort: options.sinkPort, ...(cpuProfileDir ? { cpuProfileDir } : {}) });
+      try {
+        const before = readThreadCpu(relay.pid);
+        const { sessions, recipients, bytes, reuse } = shape;
+        await runSmtpSource(cleanup, { port: relay.port, messages: options.messages, sessions, recipients, bytes, reuse }, timeoutMs);
+        await sink.waitForCount(options.messages, timeoutMs);
+        const after = readThreadCpu(relay.pid);
+        return {
+          mainMsPerMessage: ((after.main - before.main) * 1000) / options.messages,
+          otherMsPerMessage: ((after.other - before.other) * 1000) / options.messages,
+        };
+      } finally {
+        await relay.destroy();
+      }
     } finally {
-      await relay.destroy();
+      await sink.stop();
     }
-  } finally {
-    await sink.stop();
-  }
+  };
+
+  // The profiler adds a sampling thread and slows the sampled ones, so the CPU split comes from a
+  // run without it.
+  const cpu = await drive(undefined);
+  const profileDir = cleanup.tempDir('bouncegate-bench-profile-');
+  await drive(profileDir.path);
 
   // Node names each thread's profile CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile; the
   // main thread has id 0, the delivery thread another one.
@@ -76,14 +110,22 @@ export async function runProfile(
   if (main === undefined) {
     throw new Error(`the relay wrote no .cpuprofile of its main thread into ${profileDir.path}; did it exit cleanly on SIGTERM?`);
   }
-  const kept = join(options.keepDir, 'relay-4k-s10-r1.cpuprofile');
+  const stem = profileStem(shape);
+  const kept = join(options.keepDir, `${stem}.cpuprofile`);
   copyFileSync(join(profileDir.path, main), kept);
   let thread: ProfileResult['thread'] = null;
   if (worker !== undefined) {
-    const keptThread = join(options.keepDir, 'relay-4k-s10-r1-delivery-thread.cpuprofile');
+    const keptThread = join(options.keepDir, `${stem}-delivery-thread.cpuprofile`);
     copyFileSync(join(profileDir.path, worker), keptThread);
     thread = { profilePath: keptThread, summary: summarizeProfile(keptThread, { top: 10, probes: [] }) };
   }
   await profileDir.remove();
-  return { messages: options.messages, profilePath: kept, summary: summarizeProfile(kept, { top: 20, probes: PROFILE_PROBES }), thread };
+  return {
+    shape,
+    messages: options.messages,
+    cpu,
+    profilePath: kept,
+    summary: summarizeProfile(kept, { top: 20, probes: PROFILE_PROBES }),
+    thread,
+  };
 }

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseBenchArgs, scenarioSelected } from '../../bench/lib/args.js';
 import { shortenPath, summarizeProfile } from '../../bench/lib/cpuprofile.js';
 import { count, formatRatio, mergeResults, type BenchResults } from '../../bench/lib/report.js';
+import { readThreadCpu } from '../../bench/lib/proc.js';
 import { smtpSourceArgs } from '../../bench/lib/smtp-tools.js';
 import { median, percentile, ratio } from '../../bench/lib/stats.js';
 import { loadScenarios } from '../../bench/scenarios/load.js';
@@ -145,6 +147,35 @@ describe('merging runs', () => {
 
     expect(merged.load).toHaveLength(1);
     expect(merged.failures).toEqual([{ section: 'events', error: 'disk full' }]);
+  });
+
+  it('profiles of several loads replace an older single profile', () => {
+    const summary = { totalMs: 10, busyMs: 5, topFunctions: [], topFiles: [], inclusive: [] };
+    const single = { messages: 100, profilePath: 'relay-4k-s10-r1.cpuprofile', summary, thread: null };
+    const shape = { name: 'load/4k-s10-r1-newconn', bytes: 4096, sessions: 10, recipients: 1, reuse: false };
+    const several = [{ ...single, shape, profilePath: 'relay-4k-s10-r1-newconn.cpuprofile' }];
+    const base = run({ profile: single, failures: [{ section: 'profile', error: 'no profile written' }] });
+
+    const merged = mergeResults(base, run({ profiles: several }));
+
+    expect(merged.profile).toBeNull();
+    expect(merged.profiles).toEqual(several);
+    expect(merged.failures).toEqual([]);
+    expect(mergeResults(base, run({})).profile).toEqual(single);
+  });
+});
+
+describe('thread CPU', () => {
+  it('splits the main thread from the others', async () => {
+    // A worker that spins for 200 ms is CPU of the other threads, not of the main one.
+    const before = readThreadCpu(process.pid);
+    const worker = new Worker('const end = Date.now() + 200; while (Date.now() < end) {}', { eval: true });
+    await new Promise((resolve) => worker.once('exit', resolve));
+    const after = readThreadCpu(process.pid);
+
+    expect(after.other - before.other).toBeGreaterThanOrEqual(0.1);
+    expect(after.main).toBeGreaterThanOrEqual(before.main);
+    expect(() => readThreadCpu(2 ** 22 + 1)).toThrow(/has exited/);
   });
 });
 
