@@ -17,7 +17,8 @@ export class HeaderCapture extends Transform {
     if (!this.done) {
       this.chunks.push(chunk);
       this.bytes += chunk.length;
-      const joined = Buffer.concat(this.chunks, this.bytes);
+      // The first chunk, which usually holds the whole header block, is searched without a copy.
+      const joined = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks, this.bytes);
       const end = findHeaderEnd(joined);
       if (end >= 0 || this.bytes >= MAX_HEADER_BYTES) {
         this.headerText = joined.subarray(0, end >= 0 ? end : MAX_HEADER_BYTES).toString('utf8');

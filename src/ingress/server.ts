@@ -14,6 +14,7 @@ import type { SuppressionEntry, SuppressionStore } from '../store/suppressions.j
 import { suppressedEvent, suppressionRejectText } from '../suppression/notice.js';
 import { AuthThrottle } from './auth-throttle.js';
 import { verifyPassword } from './auth.js';
+import './data-scan.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { HeaderCapture } from './headers.js';
 

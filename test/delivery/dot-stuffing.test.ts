@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dotStuffing from '../../src/delivery/dot-stuffing.js';
 import { deliverMessage } from '../../src/delivery/transaction.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { seededRandom } from '../helpers/random.js';
 
 type DataStreamClass = new () => Transform & { inByteCount: number; outByteCount: number };
 
@@ -36,15 +37,6 @@ async function escape(DataStream: DataStreamClass, chunks: Buffer[], shipped: bo
   return { out: Buffer.concat(parts), inBytes: stream.inByteCount, outBytes: stream.outByteCount };
 }
 
-/** A deterministic generator, so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
 describe('dot-stuffing fast path', () => {
   let DataStream: DataStreamClass;
   let upstream: Upstream;
@@ -64,7 +56,7 @@ describe('dot-stuffing fast path', () => {
   });
 
   it('matches the shipped transform', async () => {
-    const next = random(7);
+    const next = seededRandom(7);
     const alphabet = ['a', 'b', '.', '\r', '\n', '\r\n', '\r\n.', '\r\n..', '\n.'];
     for (let round = 0; round < 400; round += 1) {
       let text = '';
