@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from './core/logger.js';
+import { missingNodeFlags } from './core/node-flags.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createAdminServer, loadOrCreateToken } from './admin/server.js';
@@ -203,6 +204,13 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     },
     'bouncegate started',
   );
+  const missingFlags = missingNodeFlags();
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { missing: missingFlags },
+      'Node.js was started without the flags of npm start; under load V8 may run a full garbage collection every 100 ms or so',
+    );
+  }
   if (!config.relay.smarthost && (!config.hostname.includes('.') || config.hostname === 'localhost')) {
     logger.warn(
       { hostname: config.hostname },

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { runToEnd, startChild, type Child } from './child.js';
 import type { Cleanup } from './cleanup.js';
 import { freePort, waitForPort } from './net.js';
+import { RELAY_NODE_FLAGS } from '../../src/core/node-flags.js';
 import { processCpuSeconds, statusKb } from './proc.js';
 
 /** Root of the repository, where `src/cli/main.ts` lives. */
@@ -19,8 +20,8 @@ export interface RelayEntry {
 
 /**
  * Compiles src/ with tsconfig.build.json into a temp folder (deleted at cleanup) that links the
- * repository's node_modules and config, so the relay runs as `node dist/cli/main.js`, the way
- * `npm start` runs it, without writing dist/ into the work tree. tsx adds about 30 MB of resident
+ * repository's node_modules and config, so the relay runs as `node dist/cli/main.js` with the Node
+ * flags of `npm start`, without writing dist/ into the work tree. tsx adds about 30 MB of resident
  * memory for its loader thread, which the compiled form does not have. Falls back to tsx when the
  * compiler produced no entry point.
  */
@@ -32,7 +33,7 @@ export async function prepareRelayEntry(cleanup: Cleanup): Promise<RelayEntry> {
   const main = join(outDir, 'cli', 'main.js');
   if (!existsSync(main)) {
     process.stderr.write(`bench: compiling src/ failed, running the relay through tsx instead:\n${result.stdout}${result.stderr}\n`);
-    return { args: ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts')], description: 'TypeScript through tsx (compiling failed)' };
+    return { args: [...RELAY_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts')], description: 'TypeScript through tsx (compiling failed)' };
   }
   if (result.code !== 0) {
     // tsc still writes its output when there are type errors, so the relay runs, with a warning.
@@ -44,7 +45,7 @@ export async function prepareRelayEntry(cleanup: Cleanup): Promise<RelayEntry> {
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(temp.path, 'node_modules'));
   symlinkSync(join(REPO_ROOT, 'config'), join(temp.path, 'config'));
   copyFileSync(join(REPO_ROOT, 'package.json'), join(temp.path, 'package.json'));
-  return { args: [main], description: 'compiled with tsc (node dist/cli/main.js start)' };
+  return { args: [...RELAY_NODE_FLAGS, main], description: `compiled with tsc (node ${RELAY_NODE_FLAGS.join(' ')} dist/cli/main.js start, as npm start runs it)` };
 }
 
 /** Returns "commit abc1234" of the work tree, with a remark when src/ has uncommitted changes. */
