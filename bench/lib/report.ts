@@ -351,7 +351,7 @@ export function renderMarkdown(results: BenchResults): string {
     if (profile.cpu) {
       out.push('');
       out.push(
-        `CPU per message, read from /proc in a run of the same load without the profiler: ${fixed(profile.cpu.mainMsPerMessage * 1000, 0)} µs on the main thread and ${fixed(profile.cpu.otherMsPerMessage * 1000, 0)} µs on the other threads together (the delivery thread, libuv's pool that runs LevelDB's writes and syncs, V8's garbage collection helpers, LevelDB's compaction).`,
+        `CPU per message, read from /proc in a run of the same load without the profiler: ${fixed(profile.cpu.mainMsPerMessage * 1000, 0)} µs on the main thread and ${fixed(profile.cpu.otherMsPerMessage * 1000, 0)} µs on the other threads together. The other threads are the delivery thread, libuv's pool (LevelDB's writes and syncs), V8's garbage collection helpers and LevelDB's compaction.`,
       );
     }
     out.push('');

@@ -111,21 +111,21 @@ export async function runProfile(
     throw new Error(`the relay wrote no .cpuprofile of its main thread into ${profileDir.path}; did it exit cleanly on SIGTERM?`);
   }
   const stem = profileStem(shape);
-  const kept = join(options.keepDir, `${stem}.cpuprofile`);
-  copyFileSync(join(profileDir.path, main), kept);
+  const mainProfilePath = join(options.keepDir, `${stem}.cpuprofile`);
+  copyFileSync(join(profileDir.path, main), mainProfilePath);
   let thread: ProfileResult['thread'] = null;
   if (worker !== undefined) {
-    const keptThread = join(options.keepDir, `${stem}-delivery-thread.cpuprofile`);
-    copyFileSync(join(profileDir.path, worker), keptThread);
-    thread = { profilePath: keptThread, summary: summarizeProfile(keptThread, { top: 10, probes: [] }) };
+    const threadProfilePath = join(options.keepDir, `${stem}-delivery-thread.cpuprofile`);
+    copyFileSync(join(profileDir.path, worker), threadProfilePath);
+    thread = { profilePath: threadProfilePath, summary: summarizeProfile(threadProfilePath, { top: 10, probes: [] }) };
   }
   await profileDir.remove();
   return {
     shape,
     messages: options.messages,
     cpu,
-    profilePath: kept,
-    summary: summarizeProfile(kept, { top: 20, probes: PROFILE_PROBES }),
+    profilePath: mainProfilePath,
+    summary: summarizeProfile(mainProfilePath, { top: 20, probes: PROFILE_PROBES }),
     thread,
   };
 }

@@ -24,9 +24,9 @@ const LF_DOT = Buffer.from('\n.', 'latin1');
  * neither the end-of-data line nor an escape dot. smtp-server's parser stops at or changes no other
  * bytes.
  */
-export function plainData(held: Buffer | false, chunk: Buffer): boolean {
-  if (held && held.length > 0) {
-    if (held.indexOf(LF_DOT) !== -1 || (held[held.length - 1] === LF && chunk[0] === DOT)) {
+export function plainData(previousTail: Buffer | false, chunk: Buffer): boolean {
+  if (previousTail && previousTail.length > 0) {
+    if (previousTail.indexOf(LF_DOT) !== -1 || (previousTail[previousTail.length - 1] === LF && chunk[0] === DOT)) {
       return false;
     }
   }
@@ -43,8 +43,9 @@ export let fastPathChunks = 0;
  * Puts a fast path in front of smtp-server's data-mode parser. That parser walks every byte of a
  * message in JavaScript to find the end-of-data line and escape dots, and copies each chunk to join
  * it with the bytes held back from the one before. A `plainData` chunk after the start of the message is
- * passed on without the walk or the copy: the held bytes, then all of the chunk but its last 4
- * bytes, which are held back in turn, as the shipped parser does. Any other chunk goes to the
+ * passed on without the walk or the copy. The bytes held back from the previous chunk go first,
+ * then all of this chunk but its last 4 bytes, which are held back in turn, as the shipped parser
+ * does. Any other chunk goes to the
  * shipped parser, so the end of DATA is always found by smtp-server's own code.
  *
  * NOTE: this replaces SMTPStream.prototype._feedDataStream of smtp-server 3.21.6 (the version is
@@ -65,16 +66,16 @@ function install(): void {
       return;
     }
     fastPathChunks += 1;
-    const held = this._lastBytes && this._lastBytes.length > 0 ? this._lastBytes : null;
+    const previousTail = this._lastBytes && this._lastBytes.length > 0 ? this._lastBytes : null;
     const passed = chunk.subarray(0, chunk.length - HELD_BYTES);
     this._lastBytes = chunk.subarray(chunk.length - HELD_BYTES);
-    this._countDataBytes((held ? held.length : 0) + passed.length);
+    this._countDataBytes((previousTail ? previousTail.length : 0) + passed.length);
     if (!dataStream.writable) {
       done();
       return;
     }
-    if (held) {
-      dataStream.write(held);
+    if (previousTail) {
+      dataStream.write(previousTail);
     }
     if (dataStream.write(passed) || dataStream.destroyed) {
       done();

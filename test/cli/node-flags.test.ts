@@ -32,7 +32,7 @@ describe('Node.js flags of the relay', () => {
       encoding: 'utf8',
       env: { ...process.env, NODE_OPTIONS: '' },
     });
-    // execArgv also holds -e and its code.
+    // execArgv also contains -e and its code.
     const execArgv = JSON.parse(output) as string[];
     expect(execArgv.slice(0, RELAY_NODE_FLAGS.length)).toEqual([...RELAY_NODE_FLAGS]);
     expect(missingNodeFlags(execArgv)).toEqual([]);
