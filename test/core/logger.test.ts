@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { censorSecrets, createLogger } from '../../src/core/logger.js';
+
+/** Returns a logger that writes into an array of parsed lines. */
+function capture(): { lines: Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { lines, logger };
+}
+
+describe('createLogger', () => {
+  it('censors secret fields at the top level and one level down', () => {
+    const { lines, logger } = capture();
+    logger.info(
+      {
+        user: 'app1',
+        password: 'hunter2',
+        pass: 'p',
+        token: 't',
+        authorization: 'Bearer x',
+        auth: { user: 'app1', pass: 'smarthost-secret' },
+        headers: { authorization: 'Bearer y', accept: 'text/html' },
+      },
+      'AUTH succeeded',
+    );
+    expect(lines).toHaveLength(1);
+    const line = lines[0]!;
+    expect(JSON.stringify(line)).not.toMatch(/hunter2|smarthost-secret|Bearer/);
+    expect(line).toMatchObject({
+      user: 'app1',
+      password: '[redacted]',
+      pass: '[redacted]',
+      token: '[redacted]',
+      authorization: '[redacted]',
+      auth: { user: 'app1', pass: '[redacted]' },
+      headers: { authorization: '[redacted]', accept: 'text/html' },
+      msg: 'AUTH succeeded',
+      service: 'bouncegate',
+    });
+  });
+
+  it('censors secret fields among the bindings of child loggers', () => {
+    const { lines, logger } = capture();
+    logger.child({ session: 's1', token: 'admin-token' }).child({ authorization: 'Bearer z' }).info({ auth: { pass: 'pw' } }, 'connected');
+    expect(JSON.stringify(lines)).not.toMatch(/admin-token|Bearer|"pw"/);
+    expect(lines[0]).toMatchObject({ session: 's1', token: '[redacted]', authorization: '[redacted]', auth: { pass: '[redacted]' } });
+  });
+
+  it('keeps an error with its message and stack', () => {
+    const { lines, logger } = capture();
+    const error = Object.assign(new Error('login refused'), { code: 'EAUTH', password: 'hunter2' });
+    logger.error({ err: error }, 'smarthost AUTH failed');
+    const logged = lines[0]?.err as Record<string, unknown>;
+    expect(logged).toMatchObject({ type: 'Error', message: 'login refused', code: 'EAUTH', password: '[redacted]' });
+    expect(logged.stack).toMatch(/login refused/);
+    expect(error.password).toBe('hunter2');
+  });
+
+  it('writes lines without secrets unchanged', () => {
+    const { lines, logger } = capture();
+    logger.info({ queueId: 'Q1', recipient: 'a@example.com', code: 250, nested: { mx: 'mx.example.com' }, list: [{ password: 'in-array' }] }, 'delivery attempt');
+    expect(lines[0]).toMatchObject({ queueId: 'Q1', recipient: 'a@example.com', code: 250, nested: { mx: 'mx.example.com' }, list: [{ password: 'in-array' }] });
+  });
+});
+
+describe('censorSecrets', () => {
+  it('copies only objects it censors', () => {
+    const clean = { queueId: 'Q1', session: { id: 's1' } };
+    expect(censorSecrets(clean)).toBe(clean);
+
+    const nested = { user: 'u', pass: 'secret' };
+    const fields = { auth: nested, password: 'pw' };
+    const censored = censorSecrets(fields);
+    expect(censored).toEqual({ auth: { user: 'u', pass: '[redacted]' }, password: '[redacted]' });
+    expect(fields).toEqual({ auth: { user: 'u', pass: 'secret' }, password: 'pw' });
+    expect(nested.pass).toBe('secret');
+  });
+
+  it('censors read-only secret fields in a copy', () => {
+    const frozen = Object.freeze({ inner: Object.freeze({ token: 't' }), password: 'pw' });
+    expect(censorSecrets(frozen)).toEqual({ inner: { token: '[redacted]' }, password: '[redacted]' });
+  });
+});
