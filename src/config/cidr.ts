@@ -10,6 +10,9 @@ export function checkCidrList(entries: readonly string[]): string | null {
   return null;
 }
 
+/** Client addresses whose match result a matcher caches; the cache is emptied when it is full. */
+const MATCHER_CACHE_SIZE = 4096;
+
 /** Builds a matcher for client addresses from CIDR blocks; IPv4-mapped IPv6 addresses match IPv4 blocks. */
 export function createAddressMatcher(entries: readonly string[]): (address: string) => boolean {
   const list = new BlockList();
@@ -19,13 +22,22 @@ export function createAddressMatcher(entries: readonly string[]): (address: stri
       list.addSubnet(cidr.address, cidr.prefix, cidr.family);
     }
   }
+  // BlockList.check builds a SocketAddress per call, and the listener checks the client once per
+  // RCPT TO, so results for recent addresses are cached.
+  const results = new Map<string, boolean>();
   return (address: string) => {
+    const known = results.get(address);
+    if (known !== undefined) {
+      return known;
+    }
     const plain = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
     const family = isIP(plain);
-    if (family === 0) {
-      return false;
+    const matches = family !== 0 && list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+    if (results.size >= MATCHER_CACHE_SIZE) {
+      results.clear();
     }
-    return list.check(plain, family === 4 ? 'ipv4' : 'ipv6');
+    results.set(address, matches);
+    return matches;
   };
 }
 
