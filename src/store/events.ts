@@ -9,6 +9,7 @@ import {
   dayKey,
   hourKey,
   rollupEntries,
+  rollupSignature,
   ROLLUP_DIMENSIONS,
   type ActionCounts,
   type RollupDimension,
@@ -415,12 +416,20 @@ export class EventStore {
 
   /** Reads the counters the events touch and returns the puts that add the events to them. */
   private async rollupOperations(events: DeliveryEvent[]): Promise<unknown[]> {
-    const deltas = new Map<string, ActionCounts>();
+    const groups = new Map<string, { event: DeliveryEvent; counts: ActionCounts }>();
     for (const event of events) {
+      const signature = rollupSignature(event);
+      let group = groups.get(signature);
+      if (!group) {
+        group = { event, counts: emptyCounts() };
+        groups.set(signature, group);
+      }
+      group.counts[event.action] += 1;
+    }
+    const deltas = new Map<string, ActionCounts>();
+    for (const { event, counts } of groups.values()) {
       for (const key of rollupEntries(event)) {
-        const counts = deltas.get(key) ?? emptyCounts();
-        counts[event.action] += 1;
-        deltas.set(key, counts);
+        deltas.set(key, addCounts(deltas.get(key) ?? emptyCounts(), counts));
       }
     }
     const keys = [...deltas.keys()];

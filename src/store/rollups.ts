@@ -25,6 +25,8 @@ export interface TimelineBucket {
 /** Value recorded for an event that has no MX host, campaign or submission source. */
 export const NONE_VALUE = '(none)';
 
+const HOUR_MS = 3_600_000;
+
 /** Returns counts of zero for every action. */
 export function emptyCounts(): ActionCounts {
   return { delivered: 0, deferred: 0, bounced: 0, expired: 0, suppressed: 0 };
@@ -62,6 +64,17 @@ export function dimensionValue(event: DeliveryEvent, dimension: RollupDimension)
     case 'source':
       return event.source?.user ?? event.source?.ip ?? NONE_VALUE;
   }
+}
+
+/**
+ * Returns a string that two events share only when rollupEntries gives both the same keys: their
+ * hour, recipient domain and the raw values behind the other dimensions. It takes no reply text
+ * normalisation, so the events of one attempt, which differ in recipient only, are grouped cheaply
+ * and their keys built once.
+ */
+export function rollupSignature(event: DeliveryEvent): string {
+  const hour = Math.floor((Date.parse(event.time) || Date.now()) / HOUR_MS);
+  return JSON.stringify([hour, domainOf(event.recipient), event.mx, event.text, event.reason, event.campaign, event.source?.user, event.source?.ip]);
 }
 
 /** Returns the daily rollup day of a time: "YYYY-MM-DD" in UTC. */

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Database, SEP } from '../../src/store/db.js';
-import { EventStore } from '../../src/store/events.js';
+import { EventStore, ROLLUP_DIMENSIONS } from '../../src/store/events.js';
+import { dimensionValue } from '../../src/store/rollups.js';
 import { makeEvent } from '../admin/fixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -100,5 +101,37 @@ describe('daily rollups', () => {
     expect(await segmentsByDomain(upgraded, T0, T0 + 4 * DAY)).toEqual(expected(events, T0, T0 + 4 * DAY));
     await upgraded.append([makeEvent({ time: new Date().toISOString(), recipient: 'new@d0.example', action: 'delivered' })]);
     expect(await segmentsByDomain(upgraded, T0, T0 + 4 * DAY)).toEqual(expected(events, T0, T0 + 4 * DAY));
+  });
+  it('count one append of similar events like single appends', async () => {
+    const store = new EventStore(db, normalize);
+    const actions = ['delivered', 'bounced', 'deferred', 'suppressed'] as const;
+    const mxs = [null, '', 'MX1.example', 'mx1.example'];
+    // The first two texts normalise to the same value.
+    const texts = ['550 5.1.1 <a@d0.example>: user unknown', '550 5.1.1 <b@d1.example>: user unknown', '250 2.0.0 Ok: queued'];
+    const sources = [null, { ip: '192.0.2.1', user: null }, { ip: '192.0.2.1', user: 'app1' }];
+    const events = Array.from({ length: 400 }, (_, index) =>
+      makeEvent({
+        time: new Date(T0 + (index % 2) * HOUR + index * 1000).toISOString(),
+        recipient: `user${index}@d${index % 3}.example`,
+        action: actions[index % 4],
+        mx: mxs[index % 4] ?? null,
+        text: texts[index % 3] ?? '',
+        reason: index % 5 === 0 ? 'delivered' : 'userunknown',
+        campaign: index % 7 === 0 ? 'spring' : null,
+        source: sources[index % 3] ?? null,
+      }),
+    );
+    const stored = await store.append(events);
+
+    for (const dimension of ROLLUP_DIMENSIONS) {
+      const direct: Record<string, Record<string, number>> = {};
+      for (const event of stored) {
+        const value = dimensionValue(event, dimension);
+        direct[value] ??= { delivered: 0, deferred: 0, bounced: 0, expired: 0, suppressed: 0 };
+        direct[value][event.action] += 1;
+      }
+      const rows = await store.segments({ dimension, since: T0, until: T0 + 2 * HOUR });
+      expect(Object.fromEntries(rows.map(({ value, ...counts }) => [value, counts])), dimension).toEqual(direct);
+    }
   });
 });
