@@ -127,8 +127,8 @@ describe('daily rollups', () => {
       const direct: Record<string, Record<string, number>> = {};
       for (const event of stored) {
         const value = dimensionValue(event, dimension);
-        direct[value] ??= { delivered: 0, deferred: 0, bounced: 0, expired: 0, suppressed: 0 };
-        direct[value][event.action] += 1;
+        const counts = (direct[value] ??= { delivered: 0, deferred: 0, bounced: 0, expired: 0, suppressed: 0 });
+        counts[event.action] = (counts[event.action] ?? 0) + 1;
       }
       const rows = await store.segments({ dimension, since: T0, until: T0 + 2 * HOUR });
       expect(Object.fromEntries(rows.map(({ value, ...counts }) => [value, counts])), dimension).toEqual(direct);
