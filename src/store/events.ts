@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
 import { eventIdFloor, newEventId } from '../core/ids.js';
 import type { Action, DeliveryEvent, Stage } from '../core/types.js';
-import { HIGH, SEP, type Database } from './db.js';
+import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
 import {
   addCounts,
   emptyCounts,
@@ -108,7 +108,10 @@ export class EventStore {
   /** False when events are not written (events.record: false, for benchmarks). */
   private readonly record: boolean;
 
+  private readonly db: Database;
+
   constructor(db: Database, normalize: NormalizeOptions, options: { record?: boolean } = {}) {
+    this.db = db;
     this.record = options.record ?? true;
     this.events = db.sublevel<DeliveryEvent>('events');
     this.indexes = {
@@ -273,7 +276,7 @@ export class EventStore {
       cursor = batch[batch.length - 1]?.id ?? cursor;
       const nextCursor = cursor;
       await this.serialized(async () => {
-        const operations: unknown[] = batch.flatMap((event) => this.indexOperations(event, 'added-in-v2'));
+        const operations: BatchOperation[] = batch.flatMap((event) => this.indexOperations(event, 'added-in-v2'));
         operations.push(...(await this.rollupOperations(batch)));
         operations.push({ type: 'put', sublevel: this.meta, key: META_BACKFILL_CURSOR_KEY, value: nextCursor });
         await this.writeBatch(operations);
@@ -322,7 +325,7 @@ export class EventStore {
       try {
         await this.serialized(async () => {
           await this.prepare();
-          const operations: unknown[] = [];
+          const operations: BatchOperation[] = [];
           for (const event of events) {
             operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
             operations.push(...this.indexOperations(event, 'all'));
@@ -404,7 +407,7 @@ export class EventStore {
     return keys.concat(addedIndexKeys(event));
   }
 
-  private indexOperations(event: DeliveryEvent, which: 'all' | 'added-in-v2'): unknown[] {
+  private indexOperations(event: DeliveryEvent, which: 'all' | 'added-in-v2'): BatchOperation[] {
     const keys = which === 'all' ? this.indexKeys(event) : addedIndexKeys(event);
     return keys.map(([index, value]) => ({
       type: 'put',
@@ -415,7 +418,7 @@ export class EventStore {
   }
 
   /** Reads the counters the events touch and returns the puts that add the events to them. */
-  private async rollupOperations(events: DeliveryEvent[]): Promise<unknown[]> {
+  private async rollupOperations(events: DeliveryEvent[]): Promise<BatchOperation[]> {
     const groups = new Map<string, { event: DeliveryEvent; counts: ActionCounts }>();
     for (const event of events) {
       const signature = rollupSignature(event);
@@ -445,9 +448,9 @@ export class EventStore {
   }
 
   /** Writes a batch; after a failed write the counter cache may hold unwritten values, so it is cleared. */
-  private async writeBatch(operations: unknown[]): Promise<void> {
+  private async writeBatch(operations: BatchOperation[]): Promise<void> {
     try {
-      await this.events.db.batch(operations as never);
+      await this.db.write(operations);
     } catch (error) {
       this.rollupCache.clear();
       throw error;

@@ -1,6 +1,6 @@
 import type { Reply } from '../core/reply.js';
 import type { QueueId, RecipientStatus, SubmissionSource } from '../core/types.js';
-import { HIGH, SEP, type Database } from './db.js';
+import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
 
 /** Envelope and metadata of one spooled message; the body lives in the spool folder. */
 export interface MessageRecord {
@@ -40,7 +40,7 @@ export interface RecipientRecord {
 export const FINAL_STATUSES: ReadonlySet<RecipientStatus> = new Set(['delivered', 'bounced', 'expired', 'suppressed']);
 
 /** A single atomic write to the queue, for grouping many messages into one durable commit. */
-export type QueueOperation = { type: 'put' | 'del'; sublevel: unknown; key: string; value?: unknown };
+export type QueueOperation = BatchOperation;
 
 /**
  * The queue in LevelDB: message records, per-recipient state and a due-time index
@@ -102,7 +102,7 @@ export class QueueStore {
    * a crash of the process (it is in the OS page cache) and reaches the disk with the next synced one.
    */
   async commit(operations: QueueOperation[], sync = true): Promise<void> {
-    await this.db.level.batch(operations as never, { sync } as never);
+    await this.db.write(operations, { sync });
   }
 
   /** Replaces recipient records, keeping the due index in step, in one synced batch. */
