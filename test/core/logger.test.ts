@@ -1,5 +1,12 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { censorSecrets, createLogger } from '../../src/core/logger.js';
+import { makeTempDir } from '../helpers/tmp.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Returns a logger that writes into an array of parsed lines. */
 function capture(): { lines: Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger> } {
@@ -60,6 +67,32 @@ describe('createLogger', () => {
     const { lines, logger } = capture();
     logger.info({ queueId: 'Q1', recipient: 'a@example.com', code: 250, nested: { mx: 'mx.example.com' }, list: [{ password: 'in-array' }] }, 'delivery attempt');
     expect(lines[0]).toMatchObject({ queueId: 'Q1', recipient: 'a@example.com', code: 250, nested: { mx: 'mx.example.com' }, list: [{ password: 'in-array' }] });
+  });
+});
+
+describe('createLogger on stdout', () => {
+  it('writes each line before returning', () => {
+    const dir = makeTempDir();
+    const output = join(dir.path, 'stdout.log');
+    const fd = openSync(output, 'w');
+    // The child checks the size of its stdout file right after the call, before any write queued
+    // for later could run.
+    const script = `import { fstatSync } from 'node:fs';
+      import { createLogger } from ${JSON.stringify(join(REPO, 'src', 'core', 'logger.ts'))};
+      const logger = createLogger('info');
+      logger.info({ queueId: 'Q1' }, 'delivery attempt');
+      process.stderr.write(String(fstatSync(1).size));`;
+    try {
+      const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', stdio: ['ignore', fd, 'pipe'] });
+      const written = readFileSync(output, 'utf8');
+
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(written)).toMatchObject({ queueId: 'Q1', msg: 'delivery attempt' });
+      expect(Number(result.stderr)).toBe(Buffer.byteLength(written));
+    } finally {
+      closeSync(fd);
+      dir.remove();
+    }
   });
 });
 
