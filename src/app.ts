@@ -208,7 +208,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   if (missingFlags.length > 0) {
     logger.warn(
       { missing: missingFlags },
-      'Node.js was started without the flags of npm start; under load V8 may run a full garbage collection every 100 ms or so',
+      'Node.js was started without the flags of npm start; under load the relay may spend more CPU on garbage collection (see Deploying in the README)',
     );
   }
   if (!config.relay.smarthost && (!config.hostname.includes('.') || config.hostname === 'localhost')) {

@@ -35,11 +35,16 @@ describe('Node.js flags of the relay', () => {
     // execArgv also contains -e and its code.
     const execArgv = JSON.parse(output) as string[];
     expect(execArgv.slice(0, RELAY_NODE_FLAGS.length)).toEqual([...RELAY_NODE_FLAGS]);
-    expect(missingNodeFlags(execArgv)).toEqual([]);
+    expect(missingNodeFlags(execArgv, '')).toEqual([]);
   });
 
   it('that are missing are named', () => {
-    expect(missingNodeFlags([])).toEqual([...RELAY_NODE_FLAGS]);
-    expect(missingNodeFlags(['--import', 'tsx'])).toEqual([...RELAY_NODE_FLAGS]);
+    expect(missingNodeFlags([], '')).toEqual([...RELAY_NODE_FLAGS]);
+    expect(missingNodeFlags(['--import', 'tsx'], '')).toEqual([...RELAY_NODE_FLAGS]);
+    expect(missingNodeFlags(['--initial-old-space-size=64'], '')).toEqual(['--v8-pool-size=2']);
+  });
+
+  it('count when given in NODE_OPTIONS', () => {
+    expect(missingNodeFlags(['--initial-old-space-size=64'], '--max-http-header-size=16384 --v8-pool-size=2')).toEqual([]);
   });
 });
