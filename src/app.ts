@@ -66,14 +66,19 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
 
   const db = await Database.open(join(config.dataDir, 'db'));
   const normalize = { caseSensitiveLocalPart: config.suppression.caseSensitiveLocalPart };
-  const events = new EventStore(db, normalize, { record: config.events.record });
+  const queue = new QueueStore(db);
+  const committer = new GroupCommitter(queue);
+  // Event writes join the next queue batch, synced when it is. A batch of their own cost a
+  // thread-pool round trip per group of events, which made recording cost 13 % of throughput.
+  const events = new EventStore(db, normalize, {
+    record: config.events.record,
+    write: (operations) => committer.commit(operations, { sync: false }),
+  });
   const suppressions = new SuppressionStore(db, normalize);
   const filterBuilt = suppressions.buildFilter().then(
     () => logger.info('suppression filter built'),
     (error: unknown) => logger.error({ err: error }, 'building the suppression filter failed; checks read LevelDB'),
   );
-  const queue = new QueueStore(db);
-  const committer = new GroupCommitter(queue);
   const spool = new Spool(config.dataDir);
   const bodies = new MessageBodies(spool, queue, config.spool.inlineMaxSize);
   await recoverSpool({ queue, spool, bodies, logger });

@@ -110,8 +110,16 @@ export class EventStore {
 
   private readonly db: Database;
 
-  constructor(db: Database, normalize: NormalizeOptions, options: { record?: boolean } = {}) {
+  /**
+   * Writes a batch of operations, by default on its own. The relay passes its group commit, so event
+   * writes share a batch with the queue's writes instead of adding a thread-pool round trip each.
+   * Batches must be applied in the order they are given, because counters are computed from the last.
+   */
+  private readonly write: (operations: BatchOperation[]) => Promise<void>;
+
+  constructor(db: Database, normalize: NormalizeOptions, options: { record?: boolean; write?: (operations: BatchOperation[]) => Promise<void> } = {}) {
     this.db = db;
+    this.write = options.write ?? ((operations) => db.write(operations));
     this.record = options.record ?? true;
     this.events = db.sublevel<DeliveryEvent>('events');
     this.indexes = {
@@ -450,7 +458,7 @@ export class EventStore {
   /** Writes a batch; after a failed write the counter cache may hold unwritten values, so it is cleared. */
   private async writeBatch(operations: BatchOperation[]): Promise<void> {
     try {
-      await this.db.write(operations);
+      await this.write(operations);
     } catch (error) {
       this.rollupCache.clear();
       throw error;
