@@ -82,7 +82,7 @@ export class Database {
         if (operation.type === 'del') {
           batch._del(key);
         } else if (operation.value === undefined || operation.value === null) {
-          throw new TypeError(`a put of key ${JSON.stringify(key)} has no value`);
+          throw new TypeError(`invalid batch operation: the put of key ${JSON.stringify(key)} has no value`);
         } else {
           batch._put(key, this.encoderOf(operation.sublevel).encode(operation.value));
         }

@@ -108,17 +108,15 @@ export class EventStore {
   /** False when events are not written (events.record: false, for benchmarks). */
   private readonly record: boolean;
 
-  private readonly db: Database;
-
   /**
    * Writes a batch of operations, by default on its own. The relay passes its group commit, so event
    * writes share a batch with the queue's writes instead of adding a thread-pool round trip each.
-   * Batches must be applied in the order they are given, because counters are computed from the last.
+   * Batches must be applied in the order they are given, because each batch's counters are computed
+   * from the values of the batch before it.
    */
   private readonly write: (operations: BatchOperation[]) => Promise<void>;
 
   constructor(db: Database, normalize: NormalizeOptions, options: { record?: boolean; write?: (operations: BatchOperation[]) => Promise<void> } = {}) {
-    this.db = db;
     this.write = options.write ?? ((operations) => db.write(operations));
     this.record = options.record ?? true;
     this.events = db.sublevel<DeliveryEvent>('events');
