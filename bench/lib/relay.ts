@@ -104,8 +104,13 @@ export async function startRelayProcess(cleanup: Cleanup, options: RelayOptions)
     // The listener for asynchronous bounces has a fixed default port and no part in the measured path.
     bounce: { listen: null, ...overrides.bounce },
     log: { level: 'info', ...overrides.log },
-    ...(overrides.events ? { events: overrides.events } : {}),
   };
+  // Sections the benchmark does not set (events, spool, delivery, ...) come from the overrides as given.
+  for (const [section, values] of Object.entries(overrides)) {
+    if (!(section in config)) {
+      Object.assign(config, { [section]: values });
+    }
+  }
   const configPath = join(temp.path, 'bouncegate.json');
   // YAML is a superset of JSON, so the config loader reads this file as it is.
   writeFileSync(configPath, JSON.stringify(config, null, 2));
