@@ -96,6 +96,8 @@ export async function startRelayProcess(cleanup: Cleanup, options: RelayOptions)
   const adminPort = await freePort();
   const overrides = options.overrides ?? {};
   const config = {
+    // Sections the benchmark does not set (events, spool, delivery, ...) come from the overrides as given.
+    ...overrides,
     dataDir: join(temp.path, 'data'),
     hostname: 'relay.bench',
     listen: { host: '127.0.0.1', port, ...overrides.listen },
@@ -105,12 +107,6 @@ export async function startRelayProcess(cleanup: Cleanup, options: RelayOptions)
     bounce: { listen: null, ...overrides.bounce },
     log: { level: 'info', ...overrides.log },
   };
-  // Sections the benchmark does not set (events, spool, delivery, ...) come from the overrides as given.
-  for (const [section, values] of Object.entries(overrides)) {
-    if (!(section in config)) {
-      Object.assign(config, { [section]: values });
-    }
-  }
   const configPath = join(temp.path, 'bouncegate.json');
   // YAML is a superset of JSON, so the config loader reads this file as it is.
   writeFileSync(configPath, JSON.stringify(config, null, 2));
