@@ -96,7 +96,7 @@ export async function startRelayProcess(cleanup: Cleanup, options: RelayOptions)
   const adminPort = await freePort();
   const overrides = options.overrides ?? {};
   const config = {
-    // Sections the benchmark does not set (events, spool, delivery, ...) come from the overrides as given.
+    // Overrides of sections the benchmark does not set, such as spool and events, pass through unchanged.
     ...overrides,
     dataDir: join(temp.path, 'data'),
     hostname: 'relay.bench',
