@@ -36,17 +36,25 @@ export function plainData(previousTail: Buffer | false, chunk: Buffer): boolean 
 /** The data-mode parser of smtp-server as shipped, kept for chunks that are not plain. */
 export let shippedFeed: Feed | null = null;
 
-/** Chunks that took the fast path since start (read by tests). */
+/** Count of chunks passed by the fast path, whole or up to their first dot line (read by tests). */
 export let fastPathChunks = 0;
 
 /**
  * Puts a fast path in front of smtp-server's data-mode parser. That parser walks every byte of a
  * message in JavaScript to find the end-of-data line and escape dots, and copies each chunk to join
- * it with the bytes held back from the one before. A `plainData` chunk after the start of the message is
- * passed on without the walk or the copy. The bytes held back from the previous chunk go first,
- * then all of this chunk but its last 4 bytes, which are held back in turn, as the shipped parser
- * does. Any other chunk goes to the
- * shipped parser, so the end of DATA is always found by smtp-server's own code.
+ * it with the bytes held back from the one before. The fast path finds the first line that starts
+ * with a dot with `indexOf` instead:
+ *
+ * - A chunk without such a line (`plainData`) is passed on without the walk or the copy. As in the
+ *   shipped parser, the bytes held back from the previous chunk go first, then all of this chunk
+ *   but its last 4 bytes, which are held back in turn.
+ * - A chunk with one passes its bytes up to that line's start the same way, and the shipped parser
+ *   takes the rest, from the dot on. This is how the chunk with the end-of-data line, usually the
+ *   last few bytes, is parsed.
+ * - The first chunk of a message takes the fast path only when it does not start with a dot, so the
+ *   shipped parser alone decides on a message that is empty or starts with an escape dot.
+ *
+ * The end of DATA and every escape dot are always found by smtp-server's own code.
  *
  * NOTE: this replaces SMTPStream.prototype._feedDataStream of smtp-server 3.21.6 (the version is
  * pinned in package.json). A test feeds both parsers hostile inputs cut at every boundary and checks
@@ -61,35 +69,55 @@ function install(): void {
   shippedFeed = shipped;
   prototype._feedDataStream = function feed(this: StreamState, chunk, done): void {
     const dataStream = this._dataStream;
-    if (this._atDataStart || !dataStream || chunk.length <= HELD_BYTES || !plainData(this._lastBytes, chunk)) {
+    const tail = this._lastBytes && this._lastBytes.length > 0 ? this._lastBytes : false;
+    if (!dataStream || chunk.length <= HELD_BYTES || (this._atDataStart && (tail || chunk[0] === DOT))) {
       shipped.call(this, chunk, done);
       return;
     }
-    fastPathChunks += 1;
-    const previousTail = this._lastBytes && this._lastBytes.length > 0 ? this._lastBytes : null;
-    const passed = chunk.subarray(0, chunk.length - HELD_BYTES);
-    this._lastBytes = chunk.subarray(chunk.length - HELD_BYTES);
-    this._countDataBytes((previousTail ? previousTail.length : 0) + passed.length);
-    if (!dataStream.writable) {
-      done();
+    const dotLine = chunk.indexOf(LF_DOT);
+    if (dotLine === -1 && plainData(tail, chunk)) {
+      passPlain(this, dataStream, tail, chunk, done);
       return;
     }
-    if (previousTail) {
-      dataStream.write(previousTail);
-    }
-    if (dataStream.write(passed) || dataStream.destroyed) {
-      done();
+    // The part up to and including the line feed must be longer than the bytes held back.
+    const plainPart = dotLine === -1 ? null : chunk.subarray(0, dotLine + 1);
+    if (plainPart && plainPart.length > HELD_BYTES && plainData(tail, plainPart)) {
+      passPlain(this, dataStream, tail, plainPart, () => shipped.call(this, chunk.subarray(dotLine + 1), done));
       return;
     }
-    // Wait for the consumer, as the shipped parser does; a destroyed stream only closes.
-    const resume = (): void => {
-      dataStream.removeListener('drain', resume);
-      dataStream.removeListener('close', resume);
-      done();
-    };
-    dataStream.once('drain', resume);
-    dataStream.once('close', resume);
+    shipped.call(this, chunk, done);
   };
+}
+
+/**
+ * Passes a plain part of DATA (longer than HELD_BYTES) to the data stream as the shipped parser
+ * would: the bytes held back from before, then the part but its last HELD_BYTES bytes, which are
+ * held back in turn. Calls `done` at once, or when the consumer has drained or closed the stream.
+ */
+function passPlain(state: StreamState, dataStream: NonNullable<StreamState['_dataStream']>, tail: Buffer | false, part: Buffer, done: () => void): void {
+  fastPathChunks += 1;
+  const passed = part.subarray(0, part.length - HELD_BYTES);
+  state._lastBytes = part.subarray(part.length - HELD_BYTES);
+  state._countDataBytes((tail ? tail.length : 0) + passed.length);
+  if (!dataStream.writable) {
+    done();
+    return;
+  }
+  if (tail) {
+    dataStream.write(tail);
+  }
+  if (dataStream.write(passed) || dataStream.destroyed) {
+    done();
+    return;
+  }
+  // Wait for the consumer, as the shipped parser does. A destroyed stream only closes.
+  const resume = (): void => {
+    dataStream.removeListener('drain', resume);
+    dataStream.removeListener('close', resume);
+    done();
+  };
+  dataStream.once('drain', resume);
+  dataStream.once('close', resume);
 }
 
 install();
