@@ -45,7 +45,8 @@ export interface RunnerDeps {
   commit(operations: QueueOperation[]): Promise<void>;
   /**
    * Writes the outcome of an attempt; without it, `commit` is used. The relay passes an unsynced
-   * write, so a machine crash before the next synced write makes the runner try the recipient again.
+   * write that waits up to a few ms for the next batch, so a crash before the next synced write
+   * makes the runner try the recipient again.
    */
   commitOutcome?(operations: QueueOperation[]): Promise<void>;
   /** Holds suppressions for review when one MX host rejects many recipients the same way. */

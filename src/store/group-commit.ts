@@ -1,5 +1,11 @@
 import type { QueueOperation, QueueStore } from './queue.js';
 
+/**
+ * Maximum wait, in ms, of operations that ride along with the next batch before they are written
+ * on their own. Under load a batch starts well within it.
+ */
+export const RIDE_ALONG_MAX_WAIT_MS = 5;
+
 interface Waiter {
   operations: QueueOperation[];
   sync: boolean;
@@ -7,36 +13,80 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/** Options of one commit. */
+export interface CommitOptions {
+  /** Sync the batch to disk before resolving (the default). */
+  sync?: boolean;
+  /**
+   * Wait for the next batch that another caller starts, for at most RIDE_ALONG_MAX_WAIT_MS,
+   * instead of starting one. Only for unsynced operations.
+   */
+  rideAlong?: boolean;
+}
+
 /**
  * Writes queue operations of concurrent callers in shared synced batches (group commit): while one
  * batch is being written, new callers wait and the next batch carries all of them. One sync covers
  * many messages, so durable acceptance is not capped by the disk's fsync rate. Batches are written
  * one at a time, in the order of their callers. A batch is synced when any of its callers requests it.
+ *
+ * Unsynced operations may ride along: they start no batch and join the next one, such as the next
+ * message's synced acceptance. Each batch is a round trip through libuv's thread pool, which wakes a
+ * pool thread and then the main thread. With 4 KB messages and a new connection per message, batches
+ * of their own for the outcome and the events of each delivery attempt cost 8 % of throughput.
  */
 export class GroupCommitter {
   private readonly queue: QueueStore;
   private waiting: Waiter[] = [];
+  /** Waiters in `waiting` that start a batch: those that do not ride along. */
+  private starters = 0;
   private writing = false;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(queue: QueueStore) {
     this.queue = queue;
   }
 
   /** Resolves once the operations are in LevelDB and, unless `sync` is false, synced to disk. */
-  commit(operations: QueueOperation[], options: { sync?: boolean } = {}): Promise<void> {
+  commit(operations: QueueOperation[], options: CommitOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ operations, sync: options.sync ?? true, resolve, reject });
-      if (!this.writing) {
+      const sync = options.sync ?? true;
+      this.waiting.push({ operations, sync, resolve, reject });
+      if (!(options.rideAlong === true && !sync)) {
+        this.starters += 1;
+      }
+      this.schedule();
+    });
+  }
+
+  /** Starts a batch when a waiter needs one, or arms the timer for waiters that ride along. */
+  private schedule(): void {
+    if (this.writing || this.waiting.length === 0) {
+      return;
+    }
+    if (this.starters > 0) {
+      void this.drain();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      if (!this.writing && this.waiting.length > 0) {
         void this.drain();
       }
-    });
+    }, RIDE_ALONG_MAX_WAIT_MS);
   }
 
   private async drain(): Promise<void> {
     this.writing = true;
-    while (this.waiting.length > 0) {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    // The first batch goes out whatever it holds; later ones only when a waiter needs a batch.
+    do {
       const group = this.waiting;
       this.waiting = [];
+      this.starters = 0;
       try {
         await this.queue.commit(
           group.flatMap((waiter) => waiter.operations),
@@ -50,7 +100,8 @@ export class GroupCommitter {
           waiter.reject(error);
         }
       }
-    }
+    } while (this.starters > 0);
     this.writing = false;
+    this.schedule();
   }
 }

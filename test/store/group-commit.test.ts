@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventStore } from '../../src/store/events.js';
-import { GroupCommitter } from '../../src/store/group-commit.js';
+import { GroupCommitter, RIDE_ALONG_MAX_WAIT_MS } from '../../src/store/group-commit.js';
 import { QueueStore, type QueueOperation } from '../../src/store/queue.js';
 import { makeEvent } from '../admin/fixture.js';
 import { useTempDatabase } from '../helpers/database.js';
@@ -41,10 +41,42 @@ describe('GroupCommitter', () => {
     expect(await records.keys().all()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
 
+  it('writes ride-along operations with the next batch', async () => {
+    const queue = new RecordingQueueStore(temp.db);
+    const committer = new GroupCommitter(queue);
+    const records = temp.db.sublevel<string>('records');
+    const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
+    const ride = (key: string): Promise<void> => committer.commit(put(key), { sync: false, rideAlong: true });
+
+    // Alone, a ride-along write waits for its timer, then goes out unsynced.
+    const started = performance.now();
+    await ride('a');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(RIDE_ALONG_MAX_WAIT_MS - 1);
+
+    // Riders join the batch that the next synced caller starts.
+    await Promise.all([ride('b'), ride('c'), committer.commit(put('d'))]);
+
+    // A rider that arrives during a batch starts no batch of its own after it.
+    const first = committer.commit(put('e'));
+    const late = ride('f');
+    await first;
+    await Promise.all([late, committer.commit(put('g'))]);
+
+    expect(queue.batches).toEqual([
+      { operations: 1, sync: false },
+      { operations: 3, sync: true },
+      { operations: 1, sync: true },
+      { operations: 2, sync: true },
+    ]);
+    expect(await records.keys().all()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+  });
+
   it('carries event writes with queue writes', async () => {
     const queue = new RecordingQueueStore(temp.db);
     const committer = new GroupCommitter(queue);
-    const events = new EventStore(temp.db, { caseSensitiveLocalPart: false }, { write: (operations) => committer.commit(operations, { sync: false }) });
+    const events = new EventStore(temp.db, { caseSensitiveLocalPart: false }, {
+      write: (operations) => committer.commit(operations, { sync: false, rideAlong: true }),
+    });
     const records = temp.db.sublevel<string>('records');
 
     const work: Array<Promise<unknown>> = [];
