@@ -14,14 +14,8 @@
  * The relay's own work runs on two threads, the listener and the delivery thread, and on a
  * two-core machine four helpers woke up to preempt them. With two, throughput with 4 KB messages
  * rose by 2 to 7 % in runs on the benchmark machine, and the 100 KB one-session load by 3 %.
- *
- * `--max-semi-space-size=32`: the young generation's limit, in MB (16 by default). A message's
- * objects live for a few milliseconds, and each scavenge copies those still alive. With 4 KB
- * messages and a new connection per message, the main thread scavenged about every 65 ms, and the
- * larger limit cut its scavenge time by a quarter. Throughput rose by about 3 % in two comparisons
- * of 3 runs each, for up to 32 MB more resident memory.
  */
-export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64', '--v8-pool-size=2', '--max-semi-space-size=32'];
+export const RELAY_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64', '--v8-pool-size=2'];
 
 /** Returns the flags of RELAY_NODE_FLAGS that this process was started without, on its command line or in NODE_OPTIONS. */
 export function missingNodeFlags(execArgv: readonly string[] = process.execArgv, nodeOptions: string = process.env.NODE_OPTIONS ?? ''): string[] {

@@ -41,10 +41,10 @@ describe('Node.js flags of the relay', () => {
   it('that are missing are named', () => {
     expect(missingNodeFlags([], '')).toEqual([...RELAY_NODE_FLAGS]);
     expect(missingNodeFlags(['--import', 'tsx'], '')).toEqual([...RELAY_NODE_FLAGS]);
-    expect(missingNodeFlags(['--initial-old-space-size=64'], '')).toEqual(['--v8-pool-size=2', '--max-semi-space-size=32']);
+    expect(missingNodeFlags(['--initial-old-space-size=64'], '')).toEqual(['--v8-pool-size=2']);
   });
 
   it('count when given in NODE_OPTIONS', () => {
-    expect(missingNodeFlags(['--initial-old-space-size=64'], '--max-http-header-size=16384 --v8-pool-size=2 --max-semi-space-size=32')).toEqual([]);
+    expect(missingNodeFlags(['--initial-old-space-size=64'], '--max-http-header-size=16384 --v8-pool-size=2')).toEqual([]);
   });
 });
