@@ -10,7 +10,7 @@ let sequence = 0;
  */
 export function newQueueId(now: number = Date.now()): QueueId {
   const time = now.toString(36).toUpperCase().padStart(9, '0');
-  const random = base32(randomSlice(QUEUE_ID_RANDOM_BYTES));
+  const random = base32(pooledRandomBytes(QUEUE_ID_RANDOM_BYTES));
   return `${time}${random}` as QueueId;
 }
 
@@ -19,7 +19,8 @@ const RANDOM_BLOCK_BYTES = 4096;
 let randomBlock = Buffer.alloc(0);
 let randomOffset = 0;
 
-function randomSlice(length: number): Buffer {
+/** Returns `length` random bytes from the current block. The slice stays valid after later calls. */
+export function pooledRandomBytes(length: number): Buffer {
   if (randomOffset + length > randomBlock.length) {
     randomBlock = randomBytes(RANDOM_BLOCK_BYTES);
     randomOffset = 0;

@@ -90,9 +90,10 @@ function install(): void {
 }
 
 /**
- * Passes a plain part of DATA (longer than HELD_BYTES) to the data stream as the shipped parser
- * would: the bytes held back from before, then the part but its last HELD_BYTES bytes, which are
- * held back in turn. Calls `done` at once, or when the consumer has drained or closed the stream.
+ * Passes a plain part of DATA, longer than HELD_BYTES, to the data stream as the shipped parser
+ * would. The bytes held back from before go first, then the part without its last HELD_BYTES
+ * bytes, which are held back in turn. Calls `done` at once, or once the consumer has drained or
+ * closed the stream.
  */
 function passPlain(state: StreamState, dataStream: NonNullable<StreamState['_dataStream']>, tail: Buffer | false, part: Buffer, done: () => void): void {
   fastPathChunks += 1;

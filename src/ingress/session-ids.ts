@@ -1,15 +1,10 @@
-import { randomFillSync } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { pooledRandomBytes } from '../core/ids.js';
 
 /** Random bytes of one session id: 80 bits, written as 16 base-32 digits. */
 const ID_BYTES = 10;
-/** Session ids drawn from one refill of the pool of random bytes. */
-const IDS_PER_REFILL = 256;
 const BASE32_DIGITS = '0123456789abcdefghijklmnopqrstuv';
-
-const pool = Buffer.alloc(ID_BYTES * IDS_PER_REFILL);
-let poolOffset = pool.length;
 
 /** Count of session ids taken from the pool since start (read by tests). */
 export let pooledIds = 0;
@@ -18,13 +13,13 @@ export let pooledIds = 0;
  * Formats 10 random bytes as a session id: the 80-bit number in 16 lowercase base-32 digits, zero
  * padded. This is the form smtp-server 3.21.6 gives its ids, so log lines keep their format.
  */
-export function formatSessionId(bytes: Uint8Array, offset = 0): string {
+export function formatSessionId(bytes: Uint8Array): string {
   let id = '';
   // Two halves of 40 bits, each 8 digits, so every step stays within safe integers.
   for (let half = 0; half < 2; half += 1) {
     let value = 0;
     for (let index = 0; index < 5; index += 1) {
-      value = value * 256 + (bytes[offset + half * 5 + index] ?? 0);
+      value = value * 256 + (bytes[half * 5 + index] ?? 0);
     }
     let digits = '';
     for (let digit = 0; digit < 8; digit += 1) {
@@ -36,16 +31,10 @@ export function formatSessionId(bytes: Uint8Array, offset = 0): string {
   return id;
 }
 
-/** Returns a new random session id, drawing its bytes from a pool refilled once per 256 ids. */
+/** Returns a new random session id, with its bytes from the pool that queue ids also draw from. */
 export function newSessionId(): string {
-  if (poolOffset + ID_BYTES > pool.length) {
-    randomFillSync(pool);
-    poolOffset = 0;
-  }
-  const id = formatSessionId(pool, poolOffset);
-  poolOffset += ID_BYTES;
   pooledIds += 1;
-  return id;
+  return formatSessionId(pooledRandomBytes(ID_BYTES));
 }
 
 /** The connection options smtp-server builds for each accepted socket before its session starts. */
@@ -62,8 +51,8 @@ interface ServerInternals {
 }
 
 /**
- * Gives sessions their ids from the pool. smtp-server calls `randomBytes` for each connection's id, and
- * each call goes into OpenSSL and makes a getpid system call. With 4 KB messages and a new
+ * Gives sessions their ids from the pool. smtp-server calls `randomBytes` for each connection's
+ * id, and each call goes into OpenSSL and makes a getpid system call. With 4 KB messages and a new
  * connection per message, that was about 2 % of the main thread's profile. A connection that must
  * first send a PROXY header still goes through the shipped method.
  *

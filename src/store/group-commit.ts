@@ -15,11 +15,11 @@ interface Waiter {
 
 /** Options of one commit. */
 export interface CommitOptions {
-  /** Sync the batch to disk before resolving (the default). */
+  /** Whether the batch is synced to disk before the commit resolves (default true). */
   sync?: boolean;
   /**
-   * Wait for the next batch that another caller starts, for at most RIDE_ALONG_MAX_WAIT_MS,
-   * instead of starting one. Only for unsynced operations.
+   * Whether to wait, for at most RIDE_ALONG_MAX_WAIT_MS, for the next batch that another caller
+   * starts, instead of starting one. Ignored when `sync` is true.
    */
   rideAlong?: boolean;
 }
