@@ -8,11 +8,11 @@ import { readMachineInfo } from './lib/machine.js';
 import { freePort } from './lib/net.js';
 import { startPostfixRelay, type PostfixRelay } from './lib/postfix.js';
 import { describeSource, prepareRelayEntry, REPO_ROOT } from './lib/relay.js';
-import { mergeResults, RECORDING_SCENARIO, renderMarkdown, type BenchResults } from './lib/report.js';
+import { mergeResults, RECORDING_SCENARIOS, renderMarkdown, type BenchResults } from './lib/report.js';
 import { runBigMessages } from './scenarios/big-messages.js';
 import { runEvents } from './scenarios/events.js';
 import { runLatency } from './scenarios/latency.js';
-import { loadScenarios, runLoadScenario, runRecordingCost } from './scenarios/load.js';
+import { loadScenarios, runLoadScenario, runRecordingCost, type RecordingCost } from './scenarios/load.js';
 import { PROFILE_SHAPES, runProfile } from './scenarios/profile.js';
 import { runSuppressions } from './scenarios/suppressions.js';
 
@@ -101,6 +101,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
     profile: null,
     profiles: null,
     recording: null,
+    recordings: null,
     failures: [],
   };
   const section = async (name: string, body: () => Promise<void>): Promise<void> => {
@@ -146,11 +147,18 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<BenchRes
   }
   if (selected('recording')) {
     await section('recording', async () => {
-      const scenario = loadScenarios(options.quick).find((item) => item.name === RECORDING_SCENARIO);
-      if (!postfix || !scenario) {
-        throw new Error(`${RECORDING_SCENARIO} is not a load scenario of this mode`);
+      if (!postfix) {
+        throw new Error('Postfix is not running');
       }
-      results.recording = await runRecordingCost({ cleanup, sinkPort, postfix, entry, quick: options.quick, messages, runs: options.runs, log }, scenario);
+      const recordings: RecordingCost[] = [];
+      for (const name of RECORDING_SCENARIOS) {
+        const scenario = loadScenarios(options.quick).find((item) => item.name === name);
+        if (!scenario) {
+          throw new Error(`${name} is not a load scenario of this mode`);
+        }
+        recordings.push(await runRecordingCost({ cleanup, sinkPort, postfix, entry, quick: options.quick, messages, runs: options.runs, log }, scenario));
+      }
+      results.recordings = recordings;
     });
   }
   if (postfix) {

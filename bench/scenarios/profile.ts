@@ -9,12 +9,15 @@ import { LARGE_BYTES, SMALL_BYTES, type LoadScenario } from './load.js';
 
 /**
  * The loads profiled: the one the relay is tuned for, and the shapes that stay closest to Postfix
- * (a new connection per message with 10 sessions, and 100 KB bodies over a single session).
+ * (a new connection per message with 10 sessions and 1 or 10 recipients, and 100 KB bodies over a
+ * single session, reusing it or not).
  */
 export const PROFILE_SHAPES: LoadScenario[] = [
   { name: 'load/4k-s10-r1-reuse', bytes: SMALL_BYTES, sessions: 10, recipients: 1, reuse: true },
   { name: 'load/4k-s10-r1-newconn', bytes: SMALL_BYTES, sessions: 10, recipients: 1, reuse: false },
+  { name: 'load/4k-s10-r10-newconn', bytes: SMALL_BYTES, sessions: 10, recipients: 10, reuse: false },
   { name: 'load/100k-s1-r1-reuse', bytes: LARGE_BYTES, sessions: 1, recipients: 1, reuse: true },
+  { name: 'load/100k-s1-r1-newconn', bytes: LARGE_BYTES, sessions: 1, recipients: 1, reuse: false },
 ];
 
 /** Functions whose inclusive time the summary reports: the stages of a message's path. */

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseBenchArgs, scenarioSelected } from '../../bench/lib/args.js';
 import { shortenPath, summarizeProfile } from '../../bench/lib/cpuprofile.js';
-import { count, formatRatio, mergeResults, type BenchResults } from '../../bench/lib/report.js';
+import { checkTargets, count, formatRatio, mergeResults, renderMarkdown, type BenchResults } from '../../bench/lib/report.js';
 import { readThreadCpu } from '../../bench/lib/proc.js';
 import { smtpSourceArgs } from '../../bench/lib/smtp-tools.js';
 import { median, percentile, ratio } from '../../bench/lib/stats.js';
@@ -139,6 +139,16 @@ describe('merging runs', () => {
     expect(merged.reruns).toEqual([{ date: later.date, command: later.command, what: 'load/b' }]);
   });
 
+  it('rerun names the commit it measured', () => {
+    const later = run({ date: '2026-01-02T00:00:00Z', source: 'commit abc1234', load: [loadResult('load/a', 12, null)] });
+
+    const merged = mergeResults(run({ source: 'commit 0000000', load: [loadResult('load/a', 10, null)] }), later);
+
+    expect(merged.source).toBe('commit 0000000');
+    expect(merged.reruns).toEqual([{ date: later.date, command: later.command, what: 'load/a', source: 'commit abc1234' }]);
+    expect(renderMarkdown(merged)).toContain('Then load/a rerun on 2026-01-02T00:00:00Z with `node --import tsx bench/run.ts`, measuring commit abc1234.');
+  });
+
   it('sections not rerun are kept', () => {
     const base = run({ failures: [{ section: 'events', error: 'disk full' }] });
     const later = run({ load: [loadResult('load/c', 5, null)] });
@@ -162,6 +172,41 @@ describe('merging runs', () => {
     expect(merged.profiles).toEqual(several);
     expect(merged.failures).toEqual([]);
     expect(mergeResults(base, run({})).profile).toEqual(single);
+  });
+
+  const comparison = (scenario: string, withEvents: number, withoutEvents: number) => ({
+    scenario,
+    messages: 100,
+    runs: 3,
+    recording: { ...figures, deliveredPerSecond: withEvents },
+    notRecording: { ...figures, deliveredPerSecond: withoutEvents },
+  });
+
+  it('recordings replace an older single recording', () => {
+    const single = comparison('load/4k-s10-r1-reuse', 95, 100);
+    const several = [comparison('load/4k-s10-r1-reuse', 92, 100), comparison('load/4k-s10-r10-reuse', 85, 100)];
+    const base = run({ recording: single });
+
+    const merged = mergeResults(base, run({ recordings: several }));
+
+    expect(merged.recording).toBeNull();
+    expect(merged.recordings).toEqual(several);
+    expect(mergeResults(base, run({})).recording).toEqual(single);
+  });
+
+  it('recording target per load', () => {
+    const recordingTargets = (results: BenchResults) => checkTargets(results).filter((check) => check.target.startsWith('recording'));
+
+    const targets = recordingTargets(run({ recordings: [comparison('load/4k-s10-r1-reuse', 92, 100), comparison('load/4k-s10-r10-reuse', 85, 100)] }));
+
+    expect(targets.map((check) => [check.target, check.met])).toEqual([
+      ['recording every attempt costs < 10 % of relay throughput (load/4k-s10-r1-reuse)', true],
+      ['recording every attempt costs < 10 % of relay throughput (load/4k-s10-r10-reuse)', false],
+    ]);
+    expect(targets[1]?.measured).toContain('15.0 % fewer delivered msg/s');
+    // A result written before several loads were compared still reports its single comparison.
+    expect(recordingTargets(run({ recording: comparison('load/4k-s10-r1-reuse', 80, 100) })).map((check) => check.met)).toEqual([false]);
+    expect(recordingTargets(run({})).map((check) => check.met)).toEqual([null]);
   });
 });
 
