@@ -30,6 +30,9 @@ export function pooledRandomBytes(length: number): Buffer {
   return slice;
 }
 
+const EVENT_ID_TIME_DIGITS = 13;
+const EVENT_ID_COUNTER_DIGITS = 6;
+
 /** Random tag of this process, so ids of two processes sharing a millisecond never collide. */
 const PROCESS_TAG = randomBytes(2).toString('hex');
 
@@ -40,12 +43,34 @@ const PROCESS_TAG = randomBytes(2).toString('hex');
  */
 export function newEventId(now: number = Date.now()): string {
   sequence = (sequence + 1) % 1_000_000;
-  return `${String(Math.max(0, Math.floor(now))).padStart(13, '0')}${String(sequence).padStart(6, '0')}${PROCESS_TAG}`;
+  return `${String(Math.max(0, Math.floor(now))).padStart(EVENT_ID_TIME_DIGITS, '0')}${String(sequence).padStart(EVENT_ID_COUNTER_DIGITS, '0')}${PROCESS_TAG}`;
 }
 
 /** Returns the smallest event id at or after a time, for range scans. */
 export function eventIdFloor(millis: number): string {
   return `${String(Math.max(0, millis)).padStart(13, '0')}000000`;
+}
+
+/**
+ * Tells whether `id` is the event id that the same process created right after `previous` within
+ * the same millisecond: same time, same process tag, counter one higher. No other id of this process
+ * sorts between the two, and only another process's id of the same millisecond could.
+ */
+export function eventIdFollows(previous: string, id: string): boolean {
+  const length = EVENT_ID_TIME_DIGITS + EVENT_ID_COUNTER_DIGITS;
+  return (
+    id.length === previous.length &&
+    id.length > length &&
+    id.slice(0, EVENT_ID_TIME_DIGITS) === previous.slice(0, EVENT_ID_TIME_DIGITS) &&
+    id.slice(length) === previous.slice(length) &&
+    Number(id.slice(EVENT_ID_TIME_DIGITS, length)) === Number(previous.slice(EVENT_ID_TIME_DIGITS, length)) + 1
+  );
+}
+
+/** Tells whether two event ids were created by the same process (their tags are equal). */
+export function sameEventIdTag(left: string, right: string): boolean {
+  const length = EVENT_ID_TIME_DIGITS + EVENT_ID_COUNTER_DIGITS;
+  return left.length === right.length && left.slice(length) === right.slice(length);
 }
 
 /** Returns the ms timestamp encoded in an event id. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
-import { eventIdFloor, newEventId } from '../core/ids.js';
+import { eventIdFloor, eventIdFollows, newEventId, sameEventIdTag } from '../core/ids.js';
 import type { Action, DeliveryEvent, Stage } from '../core/types.js';
 import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
 import {
@@ -64,6 +64,14 @@ export interface RollupQuery {
 
 type Index = 'rcpt' | 'domain' | 'queue' | 'mx' | 'reason' | 'campaign' | 'source';
 
+/** Events of one batch that follow each other and share an index value, from `first` to `last`. */
+interface IndexRun {
+  index: Index;
+  value: string;
+  first: string;
+  last: string;
+}
+
 /** Version of the index and rollup layout; stores written by older versions are backfilled. */
 const INDEX_VERSION = 2;
 const META_VERSION_KEY = 'events-index-version';
@@ -82,6 +90,8 @@ const HOUR_MS = 3_600_000;
  * Stores delivery events in time order, with secondary indexes (`<value>\0<event id>`, so each index
  * is time-ordered per value) by normalised recipient, recipient domain, queue id, MX host, reason,
  * campaign and submission source. A filtered query is a range scan of one index, not a full scan.
+ * An index entry's value is "" for one event, or the id of the last event of a run of consecutive
+ * events that share the value (see indexRunOperations).
  * Each append also updates per-hour counters by action (`<hour>\0<dimension>\0<value>`), which
  * segment and timeline queries read instead of the events.
  */
@@ -334,8 +344,8 @@ export class EventStore {
           const operations: BatchOperation[] = [];
           for (const event of events) {
             operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
-            operations.push(...this.indexOperations(event, 'all'));
           }
+          operations.push(...this.indexRunOperations(events));
           operations.push(...(await this.rollupOperations(events)));
           // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
           await this.writeBatch(operations);
@@ -368,12 +378,23 @@ export class EventStore {
     }
 
     const [index, value] = chosen;
-    const ids = this.indexes[index].keys({ gte: `${value}${SEP}${low}`, lt: `${value}${SEP}${high}`, reverse: true });
-    for await (const key of ids) {
-      const id = key.slice(key.lastIndexOf(SEP) + 1);
-      const event = await this.events.get(id);
-      if (event) {
-        yield event;
+    const entries = this.indexes[index].iterator({ gte: `${value}${SEP}${low}`, lt: `${value}${SEP}${high}`, reverse: true });
+    for await (const [key, last] of entries) {
+      const first = key.slice(key.lastIndexOf(SEP) + 1);
+      if (!last) {
+        const event = await this.events.get(first);
+        if (event) {
+          yield event;
+        }
+        continue;
+      }
+      // A run entry: the events from `first` to `last` share the value. All of them share the
+      // millisecond of `first`, so `low` never cuts a run, but a `before` cursor in `high` may.
+      const upper = last < high ? { lte: last } : { lt: high };
+      for await (const event of this.events.values({ gte: first, ...upper, reverse: true })) {
+        if (sameEventIdTag(event.id, first)) {
+          yield event;
+        }
       }
     }
   }
@@ -411,6 +432,46 @@ export class EventStore {
       keys.push(['domain', domainOf(event.recipient)]);
     }
     return keys.concat(addedIndexKeys(event));
+  }
+
+  /**
+   * Returns the index entries of a batch of events. Consecutive events whose ids follow each other
+   * (see eventIdFollows) and that share an index value get one entry, whose value is the id of the
+   * last of them. So an attempt to ten recipients writes one entry for its queue id, domain, MX host,
+   * reason and source instead of ten. A single event's entry keeps the value "".
+   */
+  private indexRunOperations(events: DeliveryEvent[]): BatchOperation[] {
+    const operations: BatchOperation[] = [];
+    const close = (run: IndexRun): void => {
+      operations.push({
+        type: 'put',
+        sublevel: this.indexes[run.index],
+        key: `${indexValue(run.value)}${SEP}${run.first}`,
+        value: run.last === run.first ? '' : run.last,
+      });
+    };
+    let open = new Map<string, IndexRun>();
+    let previous: DeliveryEvent | null = null;
+    for (const event of events) {
+      const follows = previous !== null && eventIdFollows(previous.id, event.id);
+      const next = new Map<string, IndexRun>();
+      for (const [index, value] of this.indexKeys(event)) {
+        const runKey = `${index}${SEP}${indexValue(value)}`;
+        const run = follows ? open.get(runKey) : undefined;
+        if (run) {
+          open.delete(runKey);
+          run.last = event.id;
+          next.set(runKey, run);
+        } else if (!next.has(runKey)) {
+          next.set(runKey, { index, value, first: event.id, last: event.id });
+        }
+      }
+      open.forEach(close);
+      open = next;
+      previous = event;
+    }
+    open.forEach(close);
+    return operations;
   }
 
   private indexOperations(event: DeliveryEvent, which: 'all' | 'added-in-v2'): BatchOperation[] {

@@ -59,6 +59,71 @@ describe('event indexes and rollups', () => {
     expect(third.next).toBeNull();
   });
 
+  /** Events of one attempt: one time, one queue id, recipients of one domain. */
+  function attemptEvents(count: number, time: number, queueId = 'Q-ATTEMPT') {
+    return Array.from({ length: count }, (_, index) =>
+      makeEvent({ time: new Date(time).toISOString(), queueId, recipient: `r${index}@run.example`, mx: 'mx.run.example', reason: 'delivered', action: 'delivered', campaign: 'bulk' }),
+    );
+  }
+
+  async function indexEntries(name: string): Promise<Array<[string, unknown]>> {
+    const entries: Array<[string, unknown]> = [];
+    for await (const entry of db.sublevel<string>(name).iterator()) {
+      entries.push(entry);
+    }
+    return entries;
+  }
+
+  it('writes one entry per run of shared values', async () => {
+    const stored = await events.append(attemptEvents(10, T0));
+    const ids = stored.map((event) => event.id);
+
+    expect(await indexEntries('events-by-queue')).toEqual([[`Q-ATTEMPT\u0000${ids[0]}`, ids[9]]]);
+    expect(await indexEntries('events-by-mx')).toEqual([[`mx.run.example\u0000${ids[0]}`, ids[9]]]);
+    expect(await indexEntries('events-by-domain')).toEqual([[`run.example\u0000${ids[0]}`, ids[9]]]);
+    const byRecipient = await indexEntries('events-by-recipient');
+    expect(byRecipient).toHaveLength(10);
+    expect(byRecipient.every(([, last]) => last === '')).toBe(true);
+  });
+
+  it('reads runs newest first and pages inside them', async () => {
+    await events.append(attemptEvents(3, T0, 'Q-OTHER'));
+    await events.append(attemptEvents(10, T0 + 1000));
+    await events.append([makeEvent({ time: new Date(T0 + 2000).toISOString(), queueId: 'Q-ATTEMPT', recipient: 'late@run.example' })]);
+    const recipients = (page: Awaited<ReturnType<EventStore['query']>>) => page.events.map((event) => event.recipient);
+
+    const all = await events.query({ queueId: 'Q-ATTEMPT', limit: 20 });
+    expect(recipients(all)).toEqual(['late@run.example', ...Array.from({ length: 10 }, (_, index) => `r${9 - index}@run.example`)]);
+
+    const first = await events.query({ queueId: 'Q-ATTEMPT', limit: 4 });
+    expect(recipients(first)).toEqual(['late@run.example', 'r9@run.example', 'r8@run.example', 'r7@run.example']);
+    const second = await events.query({ queueId: 'Q-ATTEMPT', limit: 4, before: first.next ?? undefined });
+    expect(recipients(second)).toEqual(['r6@run.example', 'r5@run.example', 'r4@run.example', 'r3@run.example']);
+
+    const byDomain = await events.query({ domain: 'run.example', since: T0 + 1000, limit: 20 });
+    expect(byDomain.events).toHaveLength(11);
+    expect(recipients(await events.query({ mx: 'mx.run.example', until: T0 + 1000, limit: 20 }))).toEqual(['r2@run.example', 'r1@run.example', 'r0@run.example']);
+  });
+
+  it('ends a run where value or time changes', async () => {
+    const at = (time: number, mx: string, recipient: string) => makeEvent({ time: new Date(time).toISOString(), queueId: 'Q-MIXED', recipient, mx });
+    const stored = await events.append([at(T0, 'mx-a', 'e0@x.example'), at(T0, 'mx-b', 'e1@x.example'), at(T0, 'mx-a', 'e2@x.example'), at(T0 + 1, 'mx-a', 'e3@x.example')]);
+    const ids = stored.map((event) => event.id);
+
+    expect(await indexEntries('events-by-mx')).toEqual([
+      [`mx-a\u0000${ids[0]}`, ''],
+      [`mx-a\u0000${ids[2]}`, ''],
+      [`mx-a\u0000${ids[3]}`, ''],
+      [`mx-b\u0000${ids[1]}`, ''],
+    ]);
+    expect(await indexEntries('events-by-queue')).toEqual([
+      [`Q-MIXED\u0000${ids[0]}`, ids[2]],
+      [`Q-MIXED\u0000${ids[3]}`, ''],
+    ]);
+    expect((await events.query({ queueId: 'Q-MIXED', limit: 10 })).events.map((event) => event.recipient)).toEqual(['e3@x.example', 'e2@x.example', 'e1@x.example', 'e0@x.example']);
+    expect((await events.query({ mx: 'mx-a', limit: 10 })).events.map((event) => event.recipient)).toEqual(['e3@x.example', 'e2@x.example', 'e0@x.example']);
+  });
+
   it('counts segments from hourly rollups', async () => {
     await seed();
     const byDomain = await events.segments({ dimension: 'domain', since: T0, until: T0 + 3 * HOUR });
