@@ -90,6 +90,34 @@ describe('webhook dispatcher', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it('queues events appended during registration', async () => {
+    const receiver = await startReceiver();
+    cleanups.push(receiver.close);
+    // A store whose put waits for the test, so the event below is appended while the registration
+    // has not stored its webhook yet.
+    let releasePut: () => void = () => undefined;
+    const putReleased = new Promise<void>((resolve) => {
+      releasePut = resolve;
+    });
+    class SlowStore extends WebhookStore {
+      override async put(...args: Parameters<WebhookStore['put']>): Promise<void> {
+        await putReleased;
+        return super.put(...args);
+      }
+    }
+    const hooks = new WebhookDispatcher({ store: new SlowStore(db), events, logger: captureLogger().logger, baseDelayMs: 50 });
+    await hooks.start();
+    cleanups.push(() => hooks.stop());
+
+    const registration = hooks.create({ url: receiver.url, events: ['bounced'] });
+    const [stored] = await events.append([makeEvent({ time: new Date(Date.now() + 1000).toISOString() })]);
+    releasePut();
+    await registration;
+
+    const delivery = await waitFor(async () => receiver.received[0]);
+    expect(JSON.parse(delivery.body)).toEqual(stored);
+  });
+
   it('retries after a 500 with backoff', async () => {
     const receiver = await startReceiver([500, 503]);
     cleanups.push(receiver.close);
