@@ -292,7 +292,7 @@ export class EventStore {
       cursor = batch[batch.length - 1]?.id ?? cursor;
       const nextCursor = cursor;
       await this.serialized(async () => {
-        const operations: BatchOperation[] = batch.flatMap((event) => this.indexOperations(event, 'added-in-v2'));
+        const operations: BatchOperation[] = batch.flatMap((event) => this.addedIndexOperations(event));
         operations.push(...(await this.rollupOperations(batch)));
         operations.push({ type: 'put', sublevel: this.meta, key: META_BACKFILL_CURSOR_KEY, value: nextCursor });
         await this.writeBatch(operations);
@@ -474,9 +474,9 @@ export class EventStore {
     return operations;
   }
 
-  private indexOperations(event: DeliveryEvent, which: 'all' | 'added-in-v2'): BatchOperation[] {
-    const keys = which === 'all' ? this.indexKeys(event) : addedIndexKeys(event);
-    return keys.map(([index, value]) => ({
+  /** Returns the entries of the indexes that version 2 added, one per event, for the backfill. */
+  private addedIndexOperations(event: DeliveryEvent): BatchOperation[] {
+    return addedIndexKeys(event).map(([index, value]) => ({
       type: 'put',
       sublevel: this.indexes[index],
       key: `${indexValue(value)}${SEP}${event.id}`,
