@@ -35,12 +35,32 @@ const DOMAINS: Record<string, DomainClass> = {
  */
 export function domainClass(mx: string | null, recipient: string): DomainClass {
   if (mx) {
-    const host = `.${mx.toLowerCase().replace(/\.$/, '')}`;
-    for (const [suffix, name] of MX_SUFFIXES) {
-      if (host.endsWith(suffix)) {
-        return name;
+    let byMx = mxClasses.get(mx);
+    if (byMx === undefined) {
+      byMx = mxClass(mx);
+      // A relay delivers to few MX hosts, and the metrics look up the class of every event's host.
+      if (mxClasses.size >= MX_CLASS_CACHE_SIZE) {
+        mxClasses.clear();
       }
+      mxClasses.set(mx, byMx);
+    }
+    if (byMx !== null) {
+      return byMx;
     }
   }
   return DOMAINS[domainOf(recipient)] ?? 'other';
+}
+
+const MX_CLASS_CACHE_SIZE = 10_000;
+const mxClasses = new Map<string, DomainClass | null>();
+
+/** Returns the provider class of an MX host from its suffix, or null when no suffix is known. */
+function mxClass(mx: string): DomainClass | null {
+  const host = `.${mx.toLowerCase().replace(/\.$/, '')}`;
+  for (const [suffix, name] of MX_SUFFIXES) {
+    if (host.endsWith(suffix)) {
+      return name;
+    }
+  }
+  return null;
 }

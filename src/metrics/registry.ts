@@ -93,8 +93,8 @@ export class Histogram implements Metric {
   observe(value: number, labels: Labels = {}): void {
     const key = seriesKey(this.labelNames, labels);
     const entry = this.series.get(key) ?? { labels: pick(this.labelNames, labels), counts: this.bounds.map(() => 0), sum: 0, count: 0 };
-    for (const [index, bound] of this.bounds.entries()) {
-      if (value <= bound) {
+    for (let index = 0; index < this.bounds.length; index += 1) {
+      if (value <= (this.bounds[index] ?? Number.POSITIVE_INFINITY)) {
         entry.counts[index] = (entry.counts[index] ?? 0) + 1;
       }
     }
@@ -168,7 +168,11 @@ function pick(names: readonly string[], labels: Labels): Labels {
 }
 
 function seriesKey(names: readonly string[], labels: Labels): string {
-  return names.map((name) => labels[name] ?? '').join('\u0000');
+  let key = '';
+  for (let index = 0; index < names.length; index += 1) {
+    key += `${index === 0 ? '' : '\u0000'}${labels[names[index] ?? ''] ?? ''}`;
+  }
+  return key;
 }
 
 function formatLabels(labels: Labels): string {

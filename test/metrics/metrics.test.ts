@@ -70,6 +70,15 @@ describe('metrics registry', () => {
     expect(domainClass(null, 'a@Hotmail.com')).toBe('outlook');
     expect(domainClass('mx.company.example', 'a@company.example')).toBe('other');
   });
+
+  it('classes by recipient when the MX is unknown', () => {
+    // The class of an MX host is cached, also when it is unknown. The recipient domain still decides then.
+    expect(domainClass('mx.shared.example', 'a@gmail.com')).toBe('gmail');
+    expect(domainClass('mx.shared.example', 'a@company.example')).toBe('other');
+    expect(domainClass('mx.shared.example', 'a@icloud.com')).toBe('icloud');
+    expect(domainClass('GMAIL-SMTP-IN.L.GOOGLE.COM.', 'a@company.example')).toBe('gmail');
+    expect(domainClass('GMAIL-SMTP-IN.L.GOOGLE.COM.', 'a@company.example')).toBe('gmail');
+  });
 });
 
 describe('relay metrics', () => {
