@@ -31,7 +31,7 @@ export interface BenchResults {
   profiles?: ProfileResult[] | null;
   /** The single recording comparison of results written before several loads were compared. */
   recording?: RecordingCost | null;
-  /** The relay with and without writing events, one per load of RECORDING_SCENARIOS; absent in older results. */
+  /** The relay with and without writing events, one comparison per load of RECORDING_SCENARIOS. Absent in older results. */
   recordings?: RecordingCost[] | null;
   /** Sections that failed, with their error. */
   failures: Array<{ section: string; error: string }>;
@@ -82,7 +82,7 @@ export function mergeResults(base: BenchResults, later: BenchResults): BenchResu
   return merged;
 }
 
-/** Returns the recording comparisons of a result, one per compared load; older results contain a single one. */
+/** Returns the recording comparisons of a result, one per compared load. Older results contain a single one. */
 export function recordingsOf(results: BenchResults): RecordingCost[] {
   return results.recordings ?? (results.recording ? [results.recording] : []);
 }

@@ -52,9 +52,9 @@ export function eventIdFloor(millis: number): string {
 }
 
 /**
- * Tells whether `id` is the event id that the same process created right after `previous` within
- * the same millisecond: same time, same process tag, counter one higher. No other id of this process
- * sorts between the two, and only another process's id of the same millisecond could.
+ * Tells whether `id` is the event id that this process created right after `previous` within the
+ * same millisecond (same time and tag, counter one higher). Then no other id of this process sorts
+ * between the two. An id of another process from the same millisecond could.
  */
 export function eventIdFollows(previous: string, id: string): boolean {
   const length = EVENT_ID_TIME_DIGITS + EVENT_ID_COUNTER_DIGITS;

@@ -169,8 +169,10 @@ function pick(names: readonly string[], labels: Labels): Labels {
 
 function seriesKey(names: readonly string[], labels: Labels): string {
   let key = '';
-  for (let index = 0; index < names.length; index += 1) {
-    key += `${index === 0 ? '' : '\u0000'}${labels[names[index] ?? ''] ?? ''}`;
+  let separator = '';
+  for (const name of names) {
+    key += separator + (labels[name] ?? '');
+    separator = '\u0000';
   }
   return key;
 }

@@ -67,6 +67,7 @@ type Index = 'rcpt' | 'domain' | 'queue' | 'mx' | 'reason' | 'campaign' | 'sourc
 /** Events of one batch that follow each other and share an index value, from `first` to `last`. */
 interface IndexRun {
   index: Index;
+  /** The value as it stands in the index key, without separators. */
   value: string;
   first: string;
   last: string;
@@ -446,7 +447,7 @@ export class EventStore {
       operations.push({
         type: 'put',
         sublevel: this.indexes[run.index],
-        key: `${indexValue(run.value)}${SEP}${run.first}`,
+        key: `${run.value}${SEP}${run.first}`,
         value: run.last === run.first ? '' : run.last,
       });
     };
@@ -455,8 +456,9 @@ export class EventStore {
     for (const event of events) {
       const follows = previous !== null && eventIdFollows(previous.id, event.id);
       const next = new Map<string, IndexRun>();
-      for (const [index, value] of this.indexKeys(event)) {
-        const runKey = `${index}${SEP}${indexValue(value)}`;
+      for (const [index, raw] of this.indexKeys(event)) {
+        const value = indexValue(raw);
+        const runKey = `${index}${SEP}${value}`;
         const run = follows ? open.get(runKey) : undefined;
         if (run) {
           open.delete(runKey);
