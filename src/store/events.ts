@@ -3,6 +3,7 @@ import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/addre
 import { eventIdFloor, eventIdFollows, newEventId, sameEventIdTag } from '../core/ids.js';
 import type { Action, DeliveryEvent, Stage } from '../core/types.js';
 import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
+import { expandStored, groupEvents, type StoredEvents } from './event-groups.js';
 import {
   addCounts,
   emptyCounts,
@@ -130,7 +131,7 @@ export class EventStore {
   constructor(db: Database, normalize: NormalizeOptions, options: { record?: boolean; write?: (operations: BatchOperation[]) => Promise<void> } = {}) {
     this.write = options.write ?? ((operations) => db.write(operations));
     this.record = options.record ?? true;
-    this.events = db.sublevel<DeliveryEvent>('events');
+    this.events = db.sublevel<StoredEvents>('events');
     this.indexes = {
       rcpt: db.sublevel<string>('events-by-recipient'),
       domain: db.sublevel<string>('events-by-domain'),
@@ -197,21 +198,62 @@ export class EventStore {
 
   /** Returns one event by id, or null. */
   async get(id: string): Promise<DeliveryEvent | null> {
-    return (await this.events.get(id)) ?? null;
+    const stored = (await this.events.get(id)) ?? (await this.groupBefore(id));
+    return stored ? (expandStored(stored).find((event) => event.id === id) ?? null) : null;
   }
 
   /** Returns the id of the newest event, or null when the store is empty. */
   async latestId(): Promise<string | null> {
-    for await (const key of this.events.keys({ reverse: true, limit: 1 })) {
-      return key;
+    for await (const stored of this.events.values({ reverse: true, limit: 1 })) {
+      return expandStored(stored).at(-1)?.id ?? null;
     }
     return null;
   }
 
   /** Iterates events with ids after `afterId`, oldest first (used to catch up after a restart). */
   async *eventsAfter(afterId: string): AsyncGenerator<DeliveryEvent> {
-    for await (const event of this.events.values({ gt: afterId })) {
-      yield event;
+    const before = await this.groupBefore(afterId);
+    for (const event of before ? expandStored(before) : []) {
+      if (event.id > afterId) {
+        yield event;
+      }
+    }
+    for await (const stored of this.events.values({ gt: afterId })) {
+      yield* expandStored(stored);
+    }
+  }
+
+  /** Returns the stored value under the greatest key below `id`: the group that may hold `id`. */
+  private async groupBefore(id: string): Promise<StoredEvents | undefined> {
+    for await (const stored of this.events.values({ lt: id, reverse: true, limit: 1 })) {
+      return stored;
+    }
+    return undefined;
+  }
+
+  /**
+   * Iterates the events with ids from `low` (inclusive) to `high` (exclusive), newest first. A group
+   * is stored under its first id, so the group that starts below `low` is read for its later members.
+   */
+  private async *eventsBetween(low: string, high: string): AsyncGenerator<DeliveryEvent> {
+    let lowest: string | null = null;
+    for await (const [key, stored] of this.events.iterator({ gte: low, lt: high, reverse: true })) {
+      lowest = key;
+      const events = expandStored(stored);
+      for (let position = events.length - 1; position >= 0; position -= 1) {
+        const event = events[position];
+        if (event && event.id < high) {
+          yield event;
+        }
+      }
+    }
+    const before = low === '' || lowest === low ? undefined : await this.groupBefore(low);
+    const events = before ? expandStored(before) : [];
+    for (let position = events.length - 1; position >= 0; position -= 1) {
+      const event = events[position];
+      if (event && event.id >= low && event.id < high) {
+        yield event;
+      }
     }
   }
 
@@ -284,13 +326,15 @@ export class EventStore {
 
     for (;;) {
       const batch: DeliveryEvent[] = [];
-      for await (const event of this.events.values({ gt: cursor, lte: boundary, limit: BACKFILL_BATCH })) {
-        batch.push(event);
+      let read = 0;
+      for await (const [key, stored] of this.events.iterator({ gt: cursor, lte: boundary, limit: BACKFILL_BATCH })) {
+        batch.push(...expandStored(stored).filter((event) => event.id <= boundary));
+        cursor = key;
+        read += 1;
       }
-      if (batch.length === 0) {
+      if (read === 0) {
         break;
       }
-      cursor = batch[batch.length - 1]?.id ?? cursor;
       const nextCursor = cursor;
       await this.serialized(async () => {
         const operations: BatchOperation[] = batch.flatMap((event) => this.addedIndexOperations(event));
@@ -343,8 +387,8 @@ export class EventStore {
         await this.serialized(async () => {
           await this.prepare();
           const operations: BatchOperation[] = [];
-          for (const event of events) {
-            operations.push({ type: 'put', sublevel: this.events, key: event.id, value: event });
+          for (const { key, value } of groupEvents(events)) {
+            operations.push({ type: 'put', sublevel: this.events, key, value });
           }
           operations.push(...this.indexRunOperations(events));
           operations.push(...(await this.rollupOperations(events)));
@@ -372,9 +416,7 @@ export class EventStore {
   private async *scan(query: EventQuery, low: string, high: string): AsyncGenerator<DeliveryEvent> {
     const chosen = this.chooseIndex(query);
     if (!chosen) {
-      for await (const event of this.events.values({ gte: low, lt: high, reverse: true })) {
-        yield event;
-      }
+      yield* this.eventsBetween(low, high);
       return;
     }
 
@@ -383,7 +425,7 @@ export class EventStore {
     for await (const [key, last] of entries) {
       const first = key.slice(key.lastIndexOf(SEP) + 1);
       if (!last) {
-        const event = await this.events.get(first);
+        const event = await this.get(first);
         if (event) {
           yield event;
         }
@@ -391,8 +433,9 @@ export class EventStore {
       }
       // A run entry: the events from `first` to `last` share the value. All of them share the
       // millisecond of `first`, so `low` never cuts a run, but a `before` cursor in `high` may.
-      const upper = last < high ? { lte: last } : { lt: high };
-      for await (const event of this.events.values({ gte: first, ...upper, reverse: true })) {
+      // Appending SEP gives the smallest id above `last`, because event ids have a fixed length.
+      const upper = `${last}${SEP}` < high ? `${last}${SEP}` : high;
+      for await (const event of this.eventsBetween(first, upper)) {
         if (sameEventIdTag(event.id, first)) {
           yield event;
         }
@@ -451,25 +494,31 @@ export class EventStore {
         value: run.last === run.first ? '' : run.last,
       });
     };
-    let open = new Map<string, IndexRun>();
+    // Runs that the previous event extended, by index and value; `seen` is the position of the last event in a run.
+    const open = new Map<string, IndexRun & { seen: number }>();
     let previous: DeliveryEvent | null = null;
-    for (const event of events) {
-      const follows = previous !== null && eventIdFollows(previous.id, event.id);
-      const next = new Map<string, IndexRun>();
+    for (const [position, event] of events.entries()) {
+      if (previous !== null && !eventIdFollows(previous.id, event.id)) {
+        open.forEach(close);
+        open.clear();
+      }
       for (const [index, raw] of this.indexKeys(event)) {
         const value = indexValue(raw);
         const runKey = `${index}${SEP}${value}`;
-        const run = follows ? open.get(runKey) : undefined;
-        if (run) {
-          open.delete(runKey);
+        const run = open.get(runKey);
+        if (!run) {
+          open.set(runKey, { index, value, first: event.id, last: event.id, seen: position });
+        } else if (run.seen === position - 1) {
           run.last = event.id;
-          next.set(runKey, run);
-        } else if (!next.has(runKey)) {
-          next.set(runKey, { index, value, first: event.id, last: event.id });
+          run.seen = position;
         }
       }
-      open.forEach(close);
-      open = next;
+      for (const [runKey, run] of open) {
+        if (run.seen !== position) {
+          close(run);
+          open.delete(runKey);
+        }
+      }
       previous = event;
     }
     open.forEach(close);
