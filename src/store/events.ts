@@ -11,6 +11,7 @@ import {
   hourKey,
   rollupEntries,
   rollupSignature,
+  sameRollupSignature,
   ROLLUP_DIMENSIONS,
   type ActionCounts,
   type RollupDimension,
@@ -538,12 +539,16 @@ export class EventStore {
   /** Reads the counters the events touch and returns the puts that add the events to them. */
   private async rollupOperations(events: DeliveryEvent[]): Promise<BatchOperation[]> {
     const groups = new Map<string, { event: DeliveryEvent; counts: ActionCounts }>();
+    let group: { event: DeliveryEvent; counts: ActionCounts } | undefined;
     for (const event of events) {
-      const signature = rollupSignature(event);
-      let group = groups.get(signature);
-      if (!group) {
-        group = { event, counts: emptyCounts() };
-        groups.set(signature, group);
+      // The events of one attempt usually follow each other with the same signature.
+      if (!group || !sameRollupSignature(group.event, event)) {
+        const signature = rollupSignature(event);
+        group = groups.get(signature);
+        if (!group) {
+          group = { event, counts: emptyCounts() };
+          groups.set(signature, group);
+        }
       }
       group.counts[event.action] += 1;
     }

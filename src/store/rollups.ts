@@ -1,4 +1,4 @@
-import { domainOf } from '../core/address.js';
+import { domainOf, splitAddress } from '../core/address.js';
 import type { Action, DeliveryEvent } from '../core/types.js';
 import { SEP } from './db.js';
 import { normalizeReplyText } from '../core/normalize-text.js';
@@ -75,6 +75,24 @@ export function dimensionValue(event: DeliveryEvent, dimension: RollupDimension)
 export function rollupSignature(event: DeliveryEvent): string {
   const hour = Math.floor((Date.parse(event.time) || Date.now()) / HOUR_MS);
   return JSON.stringify([hour, domainOf(event.recipient), event.mx, event.text, event.reason, event.campaign, event.source?.user, event.source?.ip]);
+}
+
+/**
+ * Tells whether two events have the same rollup signature, without building it: equal times, equal
+ * raw recipient domains and equal values behind the other dimensions. False does not mean that the
+ * signatures differ.
+ */
+export function sameRollupSignature(left: DeliveryEvent, right: DeliveryEvent): boolean {
+  return (
+    left.time === right.time &&
+    left.mx === right.mx &&
+    left.text === right.text &&
+    left.reason === right.reason &&
+    left.campaign === right.campaign &&
+    left.source?.user === right.source?.user &&
+    left.source?.ip === right.source?.ip &&
+    splitAddress(left.recipient).domain === splitAddress(right.recipient).domain
+  );
 }
 
 /** Returns the daily rollup day of a time: "YYYY-MM-DD" in UTC. */

@@ -147,6 +147,18 @@ describe('event indexes and rollups', () => {
     expect(timeline[2]?.values).toEqual({ hostunknown: { delivered: 0, deferred: 0, bounced: 1, expired: 0, suppressed: 0 } });
   });
 
+  it('counts each event of an attempt once', async () => {
+    const attempt = attemptEvents(6, T0);
+    attempt[2] = { ...attempt[2]!, text: '452 4.2.2 Mailbox full', action: 'deferred' };
+    attempt[4] = { ...attempt[4]!, recipient: 'r4@RUN.example' };
+    await events.append(attempt);
+
+    const byText = await events.segments({ dimension: 'text', since: T0, until: T0 + HOUR });
+    expect(byText.map((row) => [row.delivered, row.deferred]).sort()).toEqual([[0, 1], [5, 0]]);
+    const byDomain = await events.segments({ dimension: 'domain', since: T0, until: T0 + HOUR });
+    expect(byDomain).toEqual([{ value: 'run.example', delivered: 5, deferred: 1, bounced: 0, expired: 0, suppressed: 0 }]);
+  });
+
   it('keeps rollups exact under concurrent appends', async () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, index) => events.append([makeEvent({ time: new Date(T0 + index).toISOString(), recipient: `r${index}@busy.example` })])),
