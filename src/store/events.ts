@@ -495,31 +495,27 @@ export class EventStore {
         value: run.last === run.first ? '' : run.last,
       });
     };
-    // Runs that the previous event extended, by index and value; `seen` is the position of the last event in a run.
-    const open = new Map<string, IndexRun & { seen: number }>();
+    // Runs that the previous event extended. An event has at most eight index values, so a linear
+    // search of this list is cheaper than hashing a key per value.
+    let open: IndexRun[] = [];
     let previous: DeliveryEvent | null = null;
-    for (const [position, event] of events.entries()) {
-      if (previous !== null && !eventIdFollows(previous.id, event.id)) {
-        open.forEach(close);
-        open.clear();
-      }
+    for (const event of events) {
+      const follows = previous !== null && eventIdFollows(previous.id, event.id);
+      const next: IndexRun[] = [];
       for (const [index, raw] of this.indexKeys(event)) {
         const value = indexValue(raw);
-        const runKey = `${index}${SEP}${value}`;
-        const run = open.get(runKey);
-        if (!run) {
-          open.set(runKey, { index, value, first: event.id, last: event.id, seen: position });
-        } else if (run.seen === position - 1) {
+        const position = follows ? open.findIndex((run) => run.index === index && run.value === value) : -1;
+        const run = position < 0 ? undefined : open[position];
+        if (run) {
+          open.splice(position, 1);
           run.last = event.id;
-          run.seen = position;
+          next.push(run);
+        } else if (!next.some((other) => other.index === index && other.value === value)) {
+          next.push({ index, value, first: event.id, last: event.id });
         }
       }
-      for (const [runKey, run] of open) {
-        if (run.seen !== position) {
-          close(run);
-          open.delete(runKey);
-        }
-      }
+      open.forEach(close);
+      open = next;
       previous = event;
     }
     open.forEach(close);
@@ -632,7 +628,7 @@ function addedIndexKeys(event: DeliveryEvent): Array<[Index, string]> {
 
 /** Removes the key separator from a value, so a value can never reach into the event id part of a key. */
 function indexValue(value: string): string {
-  return value.replaceAll(SEP, '');
+  return value.includes(SEP) ? value.replaceAll(SEP, '') : value;
 }
 
 /** Lists the hour keys from the hour of `since` up to the hour that contains `until - 1`. */
