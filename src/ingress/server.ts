@@ -15,6 +15,7 @@ import { suppressedEvent, suppressionRejectText } from '../suppression/notice.js
 import { AuthThrottle } from './auth-throttle.js';
 import { verifyPassword } from './auth.js';
 import './data-scan.js';
+import './quit-close.js';
 import './session-ids.js';
 import { setGreetingDelay } from './greeting-delay.js';
 import { HeaderCapture } from './headers.js';
