@@ -29,10 +29,21 @@ export class Counter implements Metric {
 
   /** Adds `amount` (default 1) to the series of `labels`. */
   inc(labels: Labels = {}, amount = 1): void {
+    this.series(labels).value += amount;
+  }
+
+  /**
+   * Returns the series of `labels`, created at 0 when missing. Adding to its `value` counts, so a
+   * caller that counts many times under the same labels looks the series up once.
+   */
+  series(labels: Labels): { value: number } {
     const key = seriesKey(this.labelNames, labels);
-    const series = this.values.get(key) ?? { labels: pick(this.labelNames, labels), value: 0 };
-    series.value += amount;
-    this.values.set(key, series);
+    let series = this.values.get(key);
+    if (!series) {
+      series = { labels: pick(this.labelNames, labels), value: 0 };
+      this.values.set(key, series);
+    }
+    return series;
   }
 
   /** Returns the value of one series, 0 when it was never incremented. */

@@ -53,15 +53,34 @@ export function createRelayMetrics(deps: {
   );
   let alertsCounted = 0;
 
+  // The events of one attempt usually share their labels, queue id and time, so the series and times
+  // found for an earlier event are used again while those fields match.
+  let previous: DeliveryEvent | null = null;
+  let series: { value: number } | null = null;
+  let acceptedOf = '';
+  let accepted: number | null = null;
+  let deliveredAt = '';
+  let delivered = Number.NaN;
   const unsubscribe = deps.events.subscribe((event: DeliveryEvent) => {
-    events.inc({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
+    const last = previous;
+    if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || rawDomain(event.recipient) !== rawDomain(last.recipient)) {
+      series = events.series({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
+    }
+    series.value += 1;
     if (event.action === 'delivered') {
-      const accepted = acceptanceTimeOf(event.queueId);
-      const delivered = Date.parse(event.time);
+      if (event.queueId !== acceptedOf) {
+        acceptedOf = event.queueId;
+        accepted = acceptanceTimeOf(event.queueId);
+      }
+      if (event.time !== deliveredAt) {
+        deliveredAt = event.time;
+        delivered = Date.parse(event.time);
+      }
       if (accepted !== null && delivered >= accepted) {
         latency.observe((delivered - accepted) / 1000);
       }
     }
+    previous = event;
   });
 
   registry.collect(async () => {
@@ -84,6 +103,11 @@ export function createRelayMetrics(deps: {
     },
     close: unsubscribe,
   };
+}
+
+/** Returns the part of an address after its last "@", as written. */
+function rawDomain(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
 }
 
 function reasonLabel(reason: string): string {

@@ -78,13 +78,13 @@ export function rollupSignature(event: DeliveryEvent): string {
 }
 
 /**
- * Tells whether two events have the same rollup signature, without building it: equal times, equal
- * raw recipient domains and equal values behind the other dimensions. False does not mean that the
- * signatures differ.
+ * Tells whether two events have the same rollup signature, without building it: times in the same
+ * hour, equal raw recipient domains and equal values behind the other dimensions. False does not
+ * mean that the signatures differ.
  */
 export function sameRollupSignature(left: DeliveryEvent, right: DeliveryEvent): boolean {
   return (
-    left.time === right.time &&
+    sameIsoHour(left.time, right.time) &&
     left.mx === right.mx &&
     left.text === right.text &&
     left.reason === right.reason &&
@@ -93,6 +93,27 @@ export function sameRollupSignature(left: DeliveryEvent, right: DeliveryEvent): 
     left.source?.ip === right.source?.ip &&
     splitAddress(left.recipient).domain === splitAddress(right.recipient).domain
   );
+}
+
+/** Length of a UTC time from `toISOString()` between the years 0 and 9999: "YYYY-MM-DDTHH:MM:SS.sssZ". */
+const ISO_TIME_LENGTH = 24;
+/** Length of the "YYYY-MM-DDTHH" part of such a time. */
+const ISO_HOUR_LENGTH = 13;
+
+/** Tells whether two times are equal or are both `toISOString()` times of the same UTC hour. */
+function sameIsoHour(left: string, right: string): boolean {
+  if (left === right) {
+    return true;
+  }
+  if (left.length !== ISO_TIME_LENGTH || right.length !== ISO_TIME_LENGTH || !left.endsWith('Z') || !right.endsWith('Z')) {
+    return false;
+  }
+  for (let position = 0; position < ISO_HOUR_LENGTH; position += 1) {
+    if (left.charCodeAt(position) !== right.charCodeAt(position)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Returns the daily rollup day of a time: "YYYY-MM-DD" in UTC. */

@@ -131,4 +131,28 @@ describe('relay metrics', () => {
     const after = parseExposition(await metrics.render());
     expect(after.get('bouncegate_events_total{action="bounced",reason="userunknown",domain_class="other"}')).toBeUndefined();
   });
+  it('counts runs of alike events', async () => {
+    const events = new EventStore(db, { caseSensitiveLocalPart: false });
+    const metrics = createRelayMetrics({ events, queue: new QueueStore(db), suppressions: new SuppressionStore(db, { caseSensitiveLocalPart: false }) });
+    const accepted = Date.parse('2026-01-01T00:00:00.000Z');
+    const first = newQueueId(accepted);
+    const second = newQueueId(accepted + 10_000);
+    const delivered = (queueId: string, recipient: string, after: number) =>
+      makeEvent({ queueId, recipient, mx: null, action: 'delivered', reason: 'delivered', time: new Date(accepted + after).toISOString() });
+    await events.append([
+      delivered(first, 'a@gmail.com', 20_000),
+      delivered(first, 'b@gmail.com', 20_000),
+      delivered(first, 'c@other.example', 20_000),
+      makeEvent({ queueId: second, recipient: 'd@other.example', mx: null, action: 'deferred', reason: 'delivered' }),
+      delivered(second, 'e@other.example', 20_000),
+    ]);
+
+    const samples = parseExposition(await metrics.render());
+    expect(samples.get('bouncegate_events_total{action="delivered",reason="delivered",domain_class="gmail"}')).toBe(2);
+    expect(samples.get('bouncegate_events_total{action="delivered",reason="delivered",domain_class="other"}')).toBe(2);
+    expect(samples.get('bouncegate_events_total{action="deferred",reason="delivered",domain_class="other"}')).toBe(1);
+    // 20 s after the first acceptance three times, then 10 s after the second.
+    expect(samples.get('bouncegate_delivery_latency_seconds_sum')).toBe(70);
+    metrics.close();
+  });
 });

@@ -159,6 +159,14 @@ describe('event indexes and rollups', () => {
     expect(byDomain).toEqual([{ value: 'run.example', delivered: 5, deferred: 1, bounced: 0, expired: 0, suppressed: 0 }]);
   });
 
+  it('counts alike events by their hour', async () => {
+    const at = (time: number) => makeEvent({ time: new Date(time).toISOString(), recipient: 'x@hour.example', action: 'delivered' });
+    await events.append([at(T0 + 1000), at(T0 + 2000), at(T0 + HOUR - 1), at(T0 + HOUR)]);
+
+    const buckets = await events.timeline({ dimension: 'domain', since: T0, until: T0 + 2 * HOUR });
+    expect(buckets.map((bucket) => bucket.values['hour.example']?.delivered)).toEqual([3, 1]);
+  });
+
   it('keeps rollups exact under concurrent appends', async () => {
     await Promise.all(
       Array.from({ length: 40 }, (_, index) => events.append([makeEvent({ time: new Date(T0 + index).toISOString(), recipient: `r${index}@busy.example` })])),
