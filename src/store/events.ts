@@ -213,7 +213,8 @@ export class EventStore {
 
   /** Iterates events with ids after `afterId`, oldest first (used to catch up after a restart). */
   async *eventsAfter(afterId: string): AsyncGenerator<DeliveryEvent> {
-    const before = await this.groupBefore(afterId);
+    // The value under `afterId` itself may be a group whose later members come after it.
+    const before = (await this.events.get(afterId)) ?? (await this.groupBefore(afterId));
     for (const event of before ? expandStored(before) : []) {
       if (event.id > afterId) {
         yield event;

@@ -116,6 +116,12 @@ describe('an event store with grouped events', () => {
       resumed.push(event.id);
     }
     expect(resumed).toEqual(stored.slice(4).map((event) => event.id));
+
+    const fromFirst: string[] = [];
+    for await (const event of events.eventsAfter(stored[0]!.id)) {
+      fromFirst.push(event.id);
+    }
+    expect(fromFirst).toEqual(stored.slice(1).map((event) => event.id));
   });
 
   it('reads events stored one per key by the previous layout', async () => {
