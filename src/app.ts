@@ -74,6 +74,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     record: config.events.record,
     write: (operations) => committer.commit(operations, { sync: false, rideAlong: true }),
   });
+  await events.continueIds();
   const suppressions = new SuppressionStore(db, normalize);
   const filterBuilt = suppressions.buildFilter().then(
     () => logger.info('suppression filter built'),

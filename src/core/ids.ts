@@ -46,6 +46,19 @@ export function newEventId(now: number = Date.now()): string {
   return `${String(Math.max(0, Math.floor(now))).padStart(EVENT_ID_TIME_DIGITS, '0')}${String(sequence).padStart(EVENT_ID_COUNTER_DIGITS, '0')}${PROCESS_TAG}`;
 }
 
+/**
+ * Makes the later event ids of this process take counters above the counter of `id`, the newest
+ * id in the store. Otherwise a restarted relay whose clock went back could create ids in a
+ * millisecond of the previous process that sort between the ids of one of its groups or index runs.
+ * After the counter wraps at 1,000,000 that can happen again.
+ */
+export function continueEventIdsAfter(id: string): void {
+  const counter = counterOf(id);
+  if (Number.isInteger(counter) && counter > sequence) {
+    sequence = counter;
+  }
+}
+
 /** Returns the smallest event id at or after a time, for range scans. */
 export function eventIdFloor(millis: number): string {
   return `${String(Math.max(0, millis)).padStart(13, '0')}000000`;

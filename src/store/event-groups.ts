@@ -52,8 +52,9 @@ export function expandStored(value: StoredEvents): DeliveryEvent[] {
   return [first, ...rest.map((member) => ({ ...first, ...member }))];
 }
 
+/** Tells a group from an event: an event always has an id, a group has none of its own. */
 function isGroup(value: StoredEvents): value is EventGroup {
-  return Array.isArray((value as Partial<EventGroup>).group);
+  return !('id' in value) && Array.isArray((value as Partial<EventGroup>).group);
 }
 
 /** Returns the id and the fields of `event` that differ from `first`, or null when their fields are not the same set. */
@@ -68,6 +69,10 @@ function differences(first: DeliveryEvent, event: DeliveryEvent): (Partial<Deliv
       return null;
     }
     if (name !== 'id' && !sameValue(firstFields[name], fields[name])) {
+      // JSON drops an undefined field, and the first member's value would then take its place.
+      if (fields[name] === undefined) {
+        return null;
+      }
       diff[name] = fields[name];
     }
   }

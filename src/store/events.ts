@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
-import { eventIdFloor, eventIdFollows, newEventId, sameEventIdTag } from '../core/ids.js';
+import { continueEventIdsAfter, eventIdFloor, eventIdFollows, newEventId, sameEventIdTag } from '../core/ids.js';
 import type { Action, DeliveryEvent, Stage } from '../core/types.js';
 import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
 import { expandStored, groupEvents, type StoredEvents } from './event-groups.js';
@@ -201,6 +201,17 @@ export class EventStore {
   async get(id: string): Promise<DeliveryEvent | null> {
     const stored = (await this.events.get(id)) ?? (await this.groupBefore(id));
     return stored ? (expandStored(stored).find((event) => event.id === id) ?? null) : null;
+  }
+
+  /**
+   * Continues this process's event id counter after the newest stored id (see
+   * continueEventIdsAfter). The relay calls it once at start, before the first append.
+   */
+  async continueIds(): Promise<void> {
+    const latest = await this.latestId();
+    if (latest !== null) {
+      continueEventIdsAfter(latest);
+    }
   }
 
   /** Returns the id of the newest event, or null when the store is empty. */

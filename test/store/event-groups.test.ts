@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newEventId } from '../../src/core/ids.js';
 import type { DeliveryEvent } from '../../src/core/types.js';
 import { Database } from '../../src/store/db.js';
 import { expandStored, groupEvents } from '../../src/store/event-groups.js';
-import { EventStore } from '../../src/store/events.js';
+import { EventStore, type NewEvent } from '../../src/store/events.js';
 import { makeEvent } from '../admin/fixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -137,6 +137,53 @@ describe('an event store with grouped events', () => {
     expect((await events.query({ recipient: 'r2@group.example', limit: 10 })).events).toEqual([old[2]]);
     expect(await events.get(old[1]!.id)).toEqual(old[1]);
     expect(await events.latestId()).toBe(old[3]?.id);
+  });
+
+  it('keeps an undefined field out of a group', async () => {
+    const stored = await events.append([
+      makeEvent({ time: new Date(T0).toISOString(), recipient: 'a@x.example', campaign: 'spring' }),
+      { ...makeEvent({ time: new Date(T0).toISOString(), recipient: 'b@x.example' }), campaign: undefined } as unknown as NewEvent,
+    ]);
+
+    expect(await storedKeys()).toHaveLength(2);
+    expect((await events.get(stored[1]!.id))?.campaign).toBeUndefined();
+  });
+
+  it('reads an event with a field named group', async () => {
+    const stored = await events.append([{ ...makeEvent({ time: new Date(T0).toISOString() }), group: ['x'] } as unknown as NewEvent]);
+    expect(await events.get(stored[0]!.id)).toEqual(stored[0]);
+  });
+
+  it('orders the events of a restarted process', async () => {
+    /** Returns an event store from a fresh module graph: a new process tag and counter, as after a restart. */
+    const restartedStore = async (): Promise<EventStore> => {
+      vi.resetModules();
+      const module = await import('../../src/store/events.js');
+      const store = new module.EventStore(db, normalize) as unknown as EventStore;
+      await store.continueIds();
+      return store;
+    };
+    // The second process writes in the same millisecond, as after the clock went back.
+    const first = await restartedStore();
+    const a = await first.append(newAttempt(3, T0));
+    const second = await restartedStore();
+    const b = await second.append(newAttempt(3, T0));
+    const ids = [...a, ...b].map((event) => event.id).sort();
+    const reader = new EventStore(db, normalize);
+
+    expect(b.map((event) => event.id).every((id) => a.every((earlier) => id > earlier.id))).toBe(true);
+    for (const event of [...a, ...b]) {
+      expect(await reader.get(event.id)).toEqual(event);
+    }
+    expect((await reader.query({ limit: 10 })).events.map((event) => event.id)).toEqual([...ids].reverse());
+    expect((await reader.query({ queueId: 'Q-GROUP', limit: 10 })).events.map((event) => event.id)).toEqual([...ids].reverse());
+    for (const [position, id] of ids.entries()) {
+      const after: string[] = [];
+      for await (const event of reader.eventsAfter(id)) {
+        after.push(event.id);
+      }
+      expect(after).toEqual(ids.slice(position + 1));
+    }
   });
 
   it('backfills the indexes of grouped events', async () => {
