@@ -74,7 +74,7 @@ export function eventIdFollows(previous: string, id: string): boolean {
   if (id.length !== previous.length || id.length <= length) {
     return false;
   }
-  // Compared by character code: this runs several times per event, so it makes no substrings.
+  // Compares character codes instead of substrings, because this runs several times per event.
   for (let position = 0; position < id.length; position += 1) {
     if (position === EVENT_ID_TIME_DIGITS) {
       position = length;

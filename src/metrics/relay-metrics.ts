@@ -1,3 +1,4 @@
+import { splitAddress } from '../core/address.js';
 import type { DeliveryEvent } from '../core/types.js';
 import type { EventStore } from '../store/events.js';
 import { acceptanceTimeOf, type QueueStore } from '../store/queue.js';
@@ -63,7 +64,7 @@ export function createRelayMetrics(deps: {
   let delivered = Number.NaN;
   const unsubscribe = deps.events.subscribe((event: DeliveryEvent) => {
     const last = previous;
-    if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || rawDomain(event.recipient) !== rawDomain(last.recipient)) {
+    if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || splitAddress(event.recipient).domain !== splitAddress(last.recipient).domain) {
       series = events.series({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
     }
     series.value += 1;
@@ -103,11 +104,6 @@ export function createRelayMetrics(deps: {
     },
     close: unsubscribe,
   };
-}
-
-/** Returns the part of an address after its last "@", as written. */
-function rawDomain(address: string): string {
-  return address.slice(address.lastIndexOf('@') + 1);
 }
 
 function reasonLabel(reason: string): string {

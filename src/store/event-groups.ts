@@ -79,7 +79,7 @@ function differences(first: DeliveryEvent, event: DeliveryEvent): (Partial<Deliv
   return count === Object.keys(firstFields).length ? (diff as Partial<DeliveryEvent> & { id: string }) : null;
 }
 
-/** Equality of field values: primitives, and flat objects such as `tls` and `source` by their fields. */
+/** Tells whether two field values are equal: primitives by identity, flat objects such as `tls` and `source` field by field. */
 function sameValue(left: unknown, right: unknown): boolean {
   if (left === right) {
     return true;

@@ -199,7 +199,7 @@ export class EventStore {
 
   /** Returns one event by id, or null. */
   async get(id: string): Promise<DeliveryEvent | null> {
-    const stored = (await this.events.get(id)) ?? (await this.groupBefore(id));
+    const stored = await this.valueHolding(id);
     return stored ? (expandStored(stored).find((event) => event.id === id) ?? null) : null;
   }
 
@@ -224,9 +224,9 @@ export class EventStore {
 
   /** Iterates events with ids after `afterId`, oldest first (used to catch up after a restart). */
   async *eventsAfter(afterId: string): AsyncGenerator<DeliveryEvent> {
-    // The value under `afterId` itself may be a group whose later members come after it.
-    const before = (await this.events.get(afterId)) ?? (await this.groupBefore(afterId));
-    for (const event of before ? expandStored(before) : []) {
+    // The group that contains `afterId` may have later members.
+    const holding = await this.valueHolding(afterId);
+    for (const event of holding ? expandStored(holding) : []) {
       if (event.id > afterId) {
         yield event;
       }
@@ -236,7 +236,12 @@ export class EventStore {
     }
   }
 
-  /** Returns the stored value under the greatest key below `id`: the group that may hold `id`. */
+  /** Returns the stored value that may contain `id`: the one under `id`, else the one under the greatest key below it. */
+  private async valueHolding(id: string): Promise<StoredEvents | undefined> {
+    return (await this.events.get(id)) ?? (await this.groupBefore(id));
+  }
+
+  /** Returns the stored value under the greatest key below `id`: the group that may contain `id`. */
   private async groupBefore(id: string): Promise<StoredEvents | undefined> {
     for await (const stored of this.events.values({ lt: id, reverse: true, limit: 1 })) {
       return stored;
@@ -252,21 +257,11 @@ export class EventStore {
     let lowest: string | null = null;
     for await (const [key, stored] of this.events.iterator({ gte: low, lt: high, reverse: true })) {
       lowest = key;
-      const events = expandStored(stored);
-      for (let position = events.length - 1; position >= 0; position -= 1) {
-        const event = events[position];
-        if (event && event.id < high) {
-          yield event;
-        }
-      }
+      yield* newestFirst(expandStored(stored), low, high);
     }
     const before = low === '' || lowest === low ? undefined : await this.groupBefore(low);
-    const events = before ? expandStored(before) : [];
-    for (let position = events.length - 1; position >= 0; position -= 1) {
-      const event = events[position];
-      if (event && event.id >= low && event.id < high) {
-        yield event;
-      }
+    if (before) {
+      yield* newestFirst(expandStored(before), low, high);
     }
   }
 
@@ -636,6 +631,16 @@ function addedIndexKeys(event: DeliveryEvent): Array<[Index, string]> {
     }
   }
   return keys;
+}
+
+/** Yields the events with ids from `low` (inclusive) to `high` (exclusive), last first. */
+function* newestFirst(events: DeliveryEvent[], low: string, high: string): Generator<DeliveryEvent> {
+  for (let position = events.length - 1; position >= 0; position -= 1) {
+    const event = events[position];
+    if (event && event.id >= low && event.id < high) {
+      yield event;
+    }
+  }
 }
 
 /** Removes the key separator from a value, so a value can never reach into the event id part of a key. */

@@ -12,7 +12,7 @@ describe('closing after QUIT', () => {
     server = null;
   });
 
-  /** Starts an SMTPServer on loopback; resolves with its port and the server side of each connection. */
+  /** Starts an SMTPServer on loopback and resolves with its port and the server side of each connection. */
   async function startServer(): Promise<{ port: number; sockets: net.Socket[] }> {
     const sockets: net.Socket[] = [];
     server = new SMTPServer({ disableReverseLookup: true, authOptional: true, logger: false });

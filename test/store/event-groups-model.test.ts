@@ -37,7 +37,7 @@ function randomEvent(random: () => number, time: number): NewEvent {
   return event;
 }
 
-/** The events as a store that keeps one key per event returns them: JSON round trips, sorted by id. */
+/** Returns the events as a store with one key per event reads them back: JSON round trips, sorted by id. */
 function model(events: DeliveryEvent[]): DeliveryEvent[] {
   const copies = events.map((event) => JSON.parse(JSON.stringify(event)) as DeliveryEvent);
   return copies.sort(byId);

@@ -32,7 +32,7 @@ describe('event groups', () => {
     expect(JSON.stringify(stored[0]?.value).length).toBeLessThan(JSON.stringify(events).length / 3);
   });
 
-  it('starts a new value where ids stop following or the fields differ', () => {
+  it('ends a group at a gap or new field', () => {
     const first = attempt(3);
     const later = attempt(2, T0 + 1);
     // Its id follows the last of `later`, but it has a field the others lack.
@@ -124,7 +124,7 @@ describe('an event store with grouped events', () => {
     expect(fromFirst).toEqual(stored.slice(1).map((event) => event.id));
   });
 
-  it('reads events stored one per key by the previous layout', async () => {
+  it('reads the one-per-key layout', async () => {
     const old = attempt(4);
     const sublevel = db.sublevel<DeliveryEvent>('events');
     for (const event of old) {
