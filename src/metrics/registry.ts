@@ -92,6 +92,7 @@ export class Histogram implements Metric {
   private readonly help: string;
   private readonly labelNames: readonly string[];
   private readonly bounds: readonly number[];
+  /** Per series: the count of each bucket without the buckets below it, the sum and the count. */
   private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
 
   constructor(name: string, help: string, bounds: readonly number[], labelNames: readonly string[] = []) {
@@ -104,10 +105,13 @@ export class Histogram implements Metric {
   observe(value: number, labels: Labels = {}): void {
     const key = seriesKey(this.labelNames, labels);
     const entry = this.series.get(key) ?? { labels: pick(this.labelNames, labels), counts: this.bounds.map(() => 0), sum: 0, count: 0 };
-    for (let index = 0; index < this.bounds.length; index += 1) {
-      if (value <= (this.bounds[index] ?? Number.POSITIVE_INFINITY)) {
-        entry.counts[index] = (entry.counts[index] ?? 0) + 1;
-      }
+    // Counts the value in its smallest bucket only; render adds up the buckets below each bound.
+    let index = 0;
+    while (index < this.bounds.length && value > (this.bounds[index] ?? Number.POSITIVE_INFINITY)) {
+      index += 1;
+    }
+    if (index < this.bounds.length) {
+      entry.counts[index] = (entry.counts[index] ?? 0) + 1;
     }
     entry.sum += value;
     entry.count += 1;
@@ -117,8 +121,10 @@ export class Histogram implements Metric {
   render(): string {
     const lines = header(this.name, this.help, 'histogram');
     for (const { labels, counts, sum, count } of this.series.values()) {
+      let cumulative = 0;
       for (const [index, bound] of this.bounds.entries()) {
-        lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: formatNumber(bound) })} ${counts[index] ?? 0}`);
+        cumulative += counts[index] ?? 0;
+        lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: formatNumber(bound) })} ${cumulative}`);
       }
       lines.push(`${this.name}_bucket${formatLabels({ ...labels, le: '+Inf' })} ${count}`);
       lines.push(`${this.name}_sum${formatLabels(labels)} ${formatNumber(sum)}`);

@@ -48,16 +48,18 @@ describe('metrics registry', () => {
     histogram.observe(0.5);
     histogram.observe(5);
     histogram.observe(50);
+    // A value on a bound counts in that bound's bucket.
+    histogram.observe(1);
 
     const samples = parseExposition(await registry.render());
     expect(samples.get('test_total{kind="a \\"quoted\\"\\nvalue"}')).toBe(1);
     expect(samples.get('test_total{kind="b"}')).toBe(2);
     expect(samples.get('test_level')).toBe(7);
-    expect(samples.get('test_seconds_bucket{le="1"}')).toBe(1);
-    expect(samples.get('test_seconds_bucket{le="10"}')).toBe(2);
-    expect(samples.get('test_seconds_bucket{le="+Inf"}')).toBe(3);
-    expect(samples.get('test_seconds_sum')).toBe(55.5);
-    expect(samples.get('test_seconds_count')).toBe(3);
+    expect(samples.get('test_seconds_bucket{le="1"}')).toBe(2);
+    expect(samples.get('test_seconds_bucket{le="10"}')).toBe(3);
+    expect(samples.get('test_seconds_bucket{le="+Inf"}')).toBe(4);
+    expect(samples.get('test_seconds_sum')).toBe(56.5);
+    expect(samples.get('test_seconds_count')).toBe(4);
     expect(() => registry.counter('test_total', 'again')).toThrow(/registered twice/);
   });
 
