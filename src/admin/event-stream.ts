@@ -50,11 +50,11 @@ export function eventStreamRoutes(deps: AdminDeps, closers: Set<() => void>): Ro
             }
           };
 
-          const unsubscribe = deps.events.subscribe((event) => {
+          const unsubscribe = deps.events.subscribe((appended) => {
             if (replaying) {
-              held.push(event);
+              held.push(...appended);
             } else {
-              send(event);
+              appended.forEach(send);
             }
           });
           const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);

@@ -17,6 +17,23 @@ export function splitAddress(address: string): { local: string; domain: string }
 }
 
 /**
+ * Tells whether two addresses have the same domain part as splitAddress finds it (after the last
+ * "@"; empty without one), without splitting them. It compares raw text: "a@X.example" and
+ * "b@x.example" differ here, though domainOf maps both to one domain.
+ */
+export function sameDomainPart(left: string, right: string): boolean {
+  const leftStart = domainStart(left);
+  const rightStart = domainStart(right);
+  return left.length - leftStart === right.length - rightStart && left.endsWith(right.slice(rightStart));
+}
+
+/** Returns where the domain part of an address starts: after its last "@", or at its end when it has none. */
+function domainStart(address: string): number {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? address.length : at + 1;
+}
+
+/**
  * Converts a domain to its lowercase A-label (IDNA), so "Bücher.example" and "xn--bcher-kva.example"
  * compare equal. Returns the lowercased input when it is not a valid IDN.
  */

@@ -1,4 +1,4 @@
-import { splitAddress } from '../core/address.js';
+import { sameDomainPart } from '../core/address.js';
 import type { DeliveryEvent } from '../core/types.js';
 import type { EventStore } from '../store/events.js';
 import { acceptanceTimeOf, type QueueStore } from '../store/queue.js';
@@ -62,26 +62,28 @@ export function createRelayMetrics(deps: {
   let accepted: number | null = null;
   let deliveredAt = '';
   let delivered = Number.NaN;
-  const unsubscribe = deps.events.subscribe((event: DeliveryEvent) => {
-    const last = previous;
-    if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || splitAddress(event.recipient).domain !== splitAddress(last.recipient).domain) {
-      series = events.series({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
+  const unsubscribe = deps.events.subscribe((appended) => {
+    for (const event of appended) {
+      const last = previous;
+      if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || !sameDomainPart(event.recipient, last.recipient)) {
+        series = events.series({ action: event.action, reason: reasonLabel(event.reason), domain_class: domainClass(event.mx, event.recipient) });
+      }
+      series.value += 1;
+      if (event.action === 'delivered') {
+        if (event.queueId !== acceptedOf) {
+          acceptedOf = event.queueId;
+          accepted = acceptanceTimeOf(event.queueId);
+        }
+        if (event.time !== deliveredAt) {
+          deliveredAt = event.time;
+          delivered = Date.parse(event.time);
+        }
+        if (accepted !== null && delivered >= accepted) {
+          latency.observe((delivered - accepted) / 1000);
+        }
+      }
+      previous = event;
     }
-    series.value += 1;
-    if (event.action === 'delivered') {
-      if (event.queueId !== acceptedOf) {
-        acceptedOf = event.queueId;
-        accepted = acceptanceTimeOf(event.queueId);
-      }
-      if (event.time !== deliveredAt) {
-        deliveredAt = event.time;
-        delivered = Date.parse(event.time);
-      }
-      if (accepted !== null && delivered >= accepted) {
-        latency.observe((delivered - accepted) / 1000);
-      }
-    }
-    previous = event;
   });
 
   registry.collect(async () => {

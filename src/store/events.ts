@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { domainOf, normalizeAddress, type NormalizeOptions } from '../core/address.js';
+import { domainOf, normalizeAddress, sameDomainPart, type NormalizeOptions } from '../core/address.js';
 import { continueEventIdsAfter, eventIdFloor, eventIdFollows, newEventId, sameEventIdTag } from '../core/ids.js';
 import type { Action, DeliveryEvent, Stage } from '../core/types.js';
 import { HIGH, SEP, type BatchOperation, type Database } from './db.js';
@@ -104,7 +104,7 @@ export class EventStore {
   private readonly rollups;
   private readonly meta;
   private readonly normalize: NormalizeOptions;
-  private readonly listeners = new Set<(event: DeliveryEvent) => void>();
+  private readonly listeners = new Set<(events: readonly DeliveryEvent[]) => void>();
   /** Serialises writes, because rollup counters are read, added to and written back. */
   private writeChain: Promise<unknown> = Promise.resolve();
   /** Appends waiting for the next batch, and whether a batch is being written. */
@@ -152,7 +152,16 @@ export class EventStore {
     if (items.length === 0) {
       return [];
     }
-    const stored: DeliveryEvent[] = items.map((item) => ({ id: newEventId(Date.parse(item.time) || Date.now()), ...item }));
+    // The events of one attempt share their time, so it is parsed once for them.
+    let time = '';
+    let millis = Number.NaN;
+    const stored: DeliveryEvent[] = items.map((item) => {
+      if (item.time !== time) {
+        time = item.time;
+        millis = Date.parse(time);
+      }
+      return { id: newEventId(millis || Date.now()), ...item };
+    });
     if (!this.record) {
       return stored;
     }
@@ -162,16 +171,17 @@ export class EventStore {
         void this.flush();
       }
     });
-    for (const event of stored) {
-      for (const listener of this.listeners) {
-        listener(event);
-      }
+    for (const listener of this.listeners) {
+      listener(stored);
     }
     return stored;
   }
 
-  /** Registers a callback for every event appended from now on; returns the function that removes it. */
-  subscribe(listener: (event: DeliveryEvent) => void): () => void {
+  /**
+   * Registers a callback for the events of every append from now on, in id order, one call per
+   * append; returns the function that removes it.
+   */
+  subscribe(listener: (events: readonly DeliveryEvent[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -395,10 +405,11 @@ export class EventStore {
         await this.serialized(async () => {
           await this.prepare();
           const operations: BatchOperation[] = [];
-          for (const { key, value } of groupEvents(events)) {
+          const follows = events.map((event, position) => position > 0 && eventIdFollows(events[position - 1]?.id ?? '', event.id));
+          for (const { key, value } of groupEvents(events, follows)) {
             operations.push({ type: 'put', sublevel: this.events, key, value });
           }
-          operations.push(...this.indexRunOperations(events));
+          operations.push(...this.indexRunOperations(events, follows));
           operations.push(...(await this.rollupOperations(events)));
           // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
           await this.writeBatch(operations);
@@ -492,7 +503,7 @@ export class EventStore {
    * last of them. So an attempt to ten recipients writes one entry for its queue id, domain, MX host,
    * reason and source instead of ten. A single event's entry keeps the value "".
    */
-  private indexRunOperations(events: DeliveryEvent[]): BatchOperation[] {
+  private indexRunOperations(events: readonly DeliveryEvent[], follows: readonly boolean[]): BatchOperation[] {
     const operations: BatchOperation[] = [];
     const close = (run: IndexRun): void => {
       operations.push({
@@ -506,15 +517,29 @@ export class EventStore {
     // search of this list is cheaper than hashing a key per value.
     let open: IndexRun[] = [];
     let previous: DeliveryEvent | null = null;
-    for (const event of events) {
-      const follows = previous !== null && eventIdFollows(previous.id, event.id);
+    for (const [position, event] of events.entries()) {
+      const follow = follows[position] === true;
+      if (follow && previous !== null && sameIndexedFields(previous, event)) {
+        // The events of one attempt: only the recipient's run can end here.
+        const recipient = event.recipient ? indexValue(normalizeAddress(event.recipient, this.normalize)) : '';
+        for (const [slot, run] of open.entries()) {
+          if (run.index === 'rcpt' && run.value !== recipient) {
+            close(run);
+            open[slot] = { index: 'rcpt', value: recipient, first: event.id, last: event.id };
+          } else {
+            run.last = event.id;
+          }
+        }
+        previous = event;
+        continue;
+      }
       const next: IndexRun[] = [];
       for (const [index, raw] of this.indexKeys(event)) {
         const value = indexValue(raw);
-        const position = follows ? open.findIndex((run) => run.index === index && run.value === value) : -1;
-        const run = position < 0 ? undefined : open[position];
+        const found = follow ? open.findIndex((run) => run.index === index && run.value === value) : -1;
+        const run = found < 0 ? undefined : open[found];
         if (run) {
-          open.splice(position, 1);
+          open.splice(found, 1);
           run.last = event.id;
           next.push(run);
         } else if (!next.some((other) => other.index === index && other.value === value)) {
@@ -631,6 +656,22 @@ function addedIndexKeys(event: DeliveryEvent): Array<[Index, string]> {
     }
   }
   return keys;
+}
+
+/**
+ * Tells whether two events have the same values in every index but the recipient's: queue id,
+ * reason, MX host, campaign, source and the raw recipient domain, as the events of one attempt do.
+ */
+function sameIndexedFields(left: DeliveryEvent, right: DeliveryEvent): boolean {
+  return (
+    left.queueId === right.queueId &&
+    left.reason === right.reason &&
+    left.mx === right.mx &&
+    left.campaign === right.campaign &&
+    (left.source === right.source || (left.source !== null && right.source !== null && left.source.ip === right.source.ip && left.source.user === right.source.user)) &&
+    (left.recipient === '') === (right.recipient === '') &&
+    sameDomainPart(left.recipient, right.recipient)
+  );
 }
 
 /** Yields the events with ids from `low` (inclusive) to `high` (exclusive), last first. */

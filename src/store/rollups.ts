@@ -1,4 +1,4 @@
-import { domainOf, splitAddress } from '../core/address.js';
+import { domainOf, sameDomainPart } from '../core/address.js';
 import type { Action, DeliveryEvent } from '../core/types.js';
 import { SEP } from './db.js';
 import { normalizeReplyText } from '../core/normalize-text.js';
@@ -91,7 +91,7 @@ export function sameRollupSignature(left: DeliveryEvent, right: DeliveryEvent): 
     left.campaign === right.campaign &&
     left.source?.user === right.source?.user &&
     left.source?.ip === right.source?.ip &&
-    splitAddress(left.recipient).domain === splitAddress(right.recipient).domain
+    sameDomainPart(left.recipient, right.recipient)
   );
 }
 

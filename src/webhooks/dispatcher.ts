@@ -81,12 +81,13 @@ export class WebhookDispatcher implements WebhookService {
   async start(): Promise<void> {
     this.stopped = false;
     this.hooks = await this.store.list();
-    this.unsubscribe = this.events.subscribe((event) => {
-      if (this.caughtUp.has(event.id)) {
+    this.unsubscribe = this.events.subscribe((appended) => {
+      const fresh = appended.filter((event) => !this.caughtUp.has(event.id));
+      if (fresh.length === 0) {
         return;
       }
-      this.serialized(() => this.queueEvent(event)).catch((error: unknown) => {
-        this.logger.error({ err: error, eventId: event.id }, 'queueing webhook deliveries failed');
+      this.serialized(() => this.queueEvents(fresh)).catch((error: unknown) => {
+        this.logger.error({ err: error, eventIds: fresh.map((event) => event.id) }, 'queueing webhook deliveries failed');
       });
     });
     // The catch-up runs in the background, ahead of live events in the same chain, so a long outage
@@ -178,37 +179,49 @@ export class WebhookDispatcher implements WebhookService {
     let queued = 0;
     for await (const event of this.events.eventsAfter(cursor)) {
       this.caughtUp.add(event.id);
-      queued += await this.queueEvent(event);
+      queued += await this.queueEvents([event]);
     }
     if (queued > 0) {
       this.logger.info({ deliveries: queued }, 'queued webhook deliveries for events recorded while stopped');
     }
   }
 
-  /** Writes one outbox entry per matching webhook and moves the cursor past the event. */
-  private async queueEvent(event: DeliveryEvent): Promise<number> {
+  /**
+   * Writes one outbox entry per matching webhook and event, and moves the cursor past the events, in
+   * one synced batch.
+   */
+  private async queueEvents(events: readonly DeliveryEvent[]): Promise<number> {
     if (this.hooks.length === 0) {
       return 0;
     }
-    const cursor = await this.store.cursor();
-    const types = eventTypes(event);
-    const body = JSON.stringify(event);
+    let cursor = await this.store.cursor();
     const now = this.now();
-    const entries: OutboxEntry[] = this.hooks
-      .filter((hook) => hook.events.some((type) => types.includes(type)) && hook.createdAt <= event.time)
-      .map((hook) => ({
-        id: randomUUID(),
-        webhookId: hook.id,
-        eventId: event.id,
-        types,
-        body,
-        attempts: 0,
-        createdAt: now,
-        nextAttemptAt: now,
-        lastError: null,
-      }));
-    // The cursor only moves forward: events may arrive with times older than earlier ones.
-    await this.store.enqueue(entries, cursor !== null && cursor > event.id ? cursor : event.id);
+    const entries: OutboxEntry[] = [];
+    for (const event of events) {
+      const types = eventTypes(event);
+      const matching = this.hooks.filter((hook) => hook.events.some((type) => types.includes(type)) && hook.createdAt <= event.time);
+      const body = matching.length === 0 ? '' : JSON.stringify(event);
+      for (const hook of matching) {
+        entries.push({
+          id: randomUUID(),
+          webhookId: hook.id,
+          eventId: event.id,
+          types,
+          body,
+          attempts: 0,
+          createdAt: now,
+          nextAttemptAt: now,
+          lastError: null,
+        });
+      }
+      // The cursor only moves forward: events may arrive with times older than earlier ones.
+      if (cursor === null || cursor < event.id) {
+        cursor = event.id;
+      }
+    }
+    if (cursor !== null) {
+      await this.store.enqueue(entries, cursor);
+    }
     if (entries.length > 0) {
       this.wake();
     }

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DELIVERY_EVENT_FIELDS } from '../../src/core/types.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { startRawUpstream, startUpstream, type Upstream } from '../helpers/upstream.js';
 import { startTestRelay, submit, waitFor, waitForEvent, type TestRelay } from './harness.js';
@@ -37,6 +38,8 @@ describe('relay end to end', () => {
     const delivered = await waitForEvent(relay, 'ok@tenant.example', 'delivered');
     const bounced = await waitForEvent(relay, 'gone@tenant.example', 'bounced');
     expect(delivered.code).toBe(250);
+    // The event store compares events in this layout field by field (see DELIVERY_EVENT_FIELDS).
+    expect(Object.keys(delivered)).toEqual([...DELIVERY_EVENT_FIELDS]);
     expect(delivered.campaign).toBe('spring');
     expect(delivered.source).toEqual({ ip: '127.0.0.1', user: null });
     expect(bounced.code).toBe(550);

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newEventId } from '../../src/core/ids.js';
-import type { DeliveryEvent } from '../../src/core/types.js';
+import { DELIVERY_EVENT_FIELDS, type DeliveryEvent } from '../../src/core/types.js';
 import { Database } from '../../src/store/db.js';
-import { expandStored, groupEvents } from '../../src/store/event-groups.js';
+import { expandStored, groupEvents, type EventGroup } from '../../src/store/event-groups.js';
 import { EventStore, type NewEvent } from '../../src/store/events.js';
 import { makeEvent } from '../admin/fixture.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -30,6 +30,53 @@ describe('event groups', () => {
     expect(expanded.map((event) => JSON.stringify(event))).toEqual(events.map((event) => JSON.stringify(event)));
     // Later members contain only what differs from the first.
     expect(JSON.stringify(stored[0]?.value).length).toBeLessThan(JSON.stringify(events).length / 3);
+  });
+
+  it('stores one differing field per member', () => {
+    // The store puts the id first, which gives the layout of DELIVERY_EVENT_FIELDS.
+    const inLayout = (event: DeliveryEvent): DeliveryEvent => {
+      const { id, ...rest } = event;
+      return { id, ...rest };
+    };
+    const changed: Record<string, unknown> = {
+      time: new Date(T0 + 5).toISOString(),
+      queueId: 'Q-OTHER',
+      messageId: '<other@example>',
+      sender: 'other@sender.example',
+      recipient: 'other@group.example',
+      stage: 'data',
+      mx: 'mx2.group.example',
+      remoteIp: '192.0.2.7',
+      remotePort: 2525,
+      localIp: '192.0.2.8',
+      tls: { version: 'TLSv1.3', cipher: 'x', verified: true, error: null },
+      code: 421,
+      enhancedCode: '4.7.0',
+      text: '421 4.7.0 other',
+      attempt: 2,
+      permanent: false,
+      reason: 'other',
+      action: 'deferred',
+      source: { ip: '10.0.0.9', user: 'app' },
+      campaign: 'autumn',
+      side: 'sender',
+      rule: 'other-rule',
+      suppressed: false,
+    };
+    expect(Object.keys(changed)).toEqual(DELIVERY_EVENT_FIELDS.slice(1));
+    for (const [name, value] of Object.entries(changed)) {
+      const [first, second] = attempt(2).map(inLayout) as [DeliveryEvent, DeliveryEvent];
+      const event = { ...second, recipient: first.recipient, [name]: value } as DeliveryEvent;
+      expect(Object.keys(event)).toEqual([...DELIVERY_EVENT_FIELDS]);
+      const stored = groupEvents([first, event]);
+      expect(stored).toHaveLength(1);
+      expect((stored[0]?.value as EventGroup).group[1]).toEqual({ id: event.id, [name]: value });
+      expect(expandStored(stored[0]!.value)).toEqual([first, event]);
+    }
+    // Equal objects that are not the same object are not stored again.
+    const [first, second] = attempt(2, T0, { source: { ip: '10.0.0.1', user: null } }).map(inLayout) as [DeliveryEvent, DeliveryEvent];
+    const copy = { ...second, source: { ip: '10.0.0.1', user: null } };
+    expect((groupEvents([first, copy])[0]?.value as EventGroup).group[1]).toEqual({ id: copy.id, recipient: copy.recipient });
   });
 
   it('ends a group at a gap or new field', () => {

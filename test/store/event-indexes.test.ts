@@ -200,9 +200,11 @@ describe('event indexes and rollups', () => {
 
   it('notifies subscribers and matches stream filters', async () => {
     const seen: string[] = [];
-    const stop = events.subscribe((event) => {
-      if (events.matches(event, { domain: 'two.example', action: 'bounced' })) {
-        seen.push(event.recipient);
+    const stop = events.subscribe((appended) => {
+      for (const event of appended) {
+        if (events.matches(event, { domain: 'two.example', action: 'bounced' })) {
+          seen.push(event.recipient);
+        }
       }
     });
     await seed();

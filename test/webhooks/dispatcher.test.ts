@@ -90,6 +90,26 @@ describe('webhook dispatcher', () => {
     expect(receiver.received).toHaveLength(1);
   });
 
+  it('queues every matching event of one append', async () => {
+    const receiver = await startReceiver();
+    cleanups.push(receiver.close);
+    const hooks = await dispatcher();
+    await hooks.create({ url: receiver.url, events: ['bounced'] });
+
+    const time = new Date().toISOString();
+    const appended = await events.append([
+      makeEvent({ time, recipient: 'one@example.com' }),
+      makeEvent({ time, recipient: 'two@example.com', action: 'delivered' }),
+      makeEvent({ time, recipient: 'three@example.com' }),
+    ]);
+    await waitFor(async () => (receiver.received.length >= 2 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+
+    const bodies = receiver.received.map((delivery) => JSON.parse(delivery.body) as DeliveryEvent);
+    expect(bodies.map((event) => event.recipient).sort()).toEqual(['one@example.com', 'three@example.com']);
+    expect(await new WebhookStore(db).cursor()).toBe(appended[2]?.id);
+  });
+
   it('queues events appended during registration', async () => {
     const receiver = await startReceiver();
     cleanups.push(receiver.close);
