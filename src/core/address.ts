@@ -24,7 +24,16 @@ export function splitAddress(address: string): { local: string; domain: string }
 export function sameDomainPart(left: string, right: string): boolean {
   const leftStart = domainStart(left);
   const rightStart = domainStart(right);
-  return left.length - leftStart === right.length - rightStart && left.endsWith(right.slice(rightStart));
+  const length = left.length - leftStart;
+  if (length !== right.length - rightStart) {
+    return false;
+  }
+  for (let offset = 0; offset < length; offset += 1) {
+    if (left.charCodeAt(leftStart + offset) !== right.charCodeAt(rightStart + offset)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Returns where the domain part of an address starts: after its last "@", or at its end when it has none. */

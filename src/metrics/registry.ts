@@ -102,7 +102,8 @@ export class Histogram implements Metric {
     this.labelNames = labelNames;
   }
 
-  observe(value: number, labels: Labels = {}): void {
+  /** Counts `value` `times` times (default once). */
+  observe(value: number, labels: Labels = {}, times = 1): void {
     const key = seriesKey(this.labelNames, labels);
     const entry = this.series.get(key) ?? { labels: pick(this.labelNames, labels), counts: this.bounds.map(() => 0), sum: 0, count: 0 };
     // Counts the value in its smallest bucket only; render adds up the buckets below each bound.
@@ -111,10 +112,10 @@ export class Histogram implements Metric {
       index += 1;
     }
     if (index < this.bounds.length) {
-      entry.counts[index] = (entry.counts[index] ?? 0) + 1;
+      entry.counts[index] = (entry.counts[index] ?? 0) + times;
     }
-    entry.sum += value;
-    entry.count += 1;
+    entry.sum += value * times;
+    entry.count += times;
     this.series.set(key, entry);
   }
 

@@ -63,6 +63,9 @@ export function createRelayMetrics(deps: {
   let deliveredAt = '';
   let delivered = Number.NaN;
   const unsubscribe = deps.events.subscribe((appended) => {
+    // Equal latencies in a row, such as those of one attempt's recipients, are observed at once.
+    let seconds = 0;
+    let times = 0;
     for (const event of appended) {
       const last = previous;
       if (!series || !last || event.action !== last.action || event.reason !== last.reason || event.mx !== last.mx || !sameDomainPart(event.recipient, last.recipient)) {
@@ -79,10 +82,19 @@ export function createRelayMetrics(deps: {
           delivered = Date.parse(event.time);
         }
         if (accepted !== null && delivered >= accepted) {
-          latency.observe((delivered - accepted) / 1000);
+          const value = (delivered - accepted) / 1000;
+          if (times > 0 && value !== seconds) {
+            latency.observe(seconds, {}, times);
+            times = 0;
+          }
+          seconds = value;
+          times += 1;
         }
       }
       previous = event;
+    }
+    if (times > 0) {
+      latency.observe(seconds, {}, times);
     }
   });
 

@@ -155,6 +155,9 @@ describe('relay metrics', () => {
     expect(samples.get('bouncegate_events_total{action="deferred",reason="delivered",domain_class="other"}')).toBe(1);
     // 20 s after the first acceptance three times, then 10 s after the second.
     expect(samples.get('bouncegate_delivery_latency_seconds_sum')).toBe(70);
+    expect(samples.get('bouncegate_delivery_latency_seconds_count')).toBe(4);
+    expect(samples.get('bouncegate_delivery_latency_seconds_bucket{le="15"}')).toBe(1);
+    expect(samples.get('bouncegate_delivery_latency_seconds_bucket{le="60"}')).toBe(4);
     metrics.close();
   });
 });
