@@ -22,7 +22,8 @@ export type StoredEvents = DeliveryEvent | EventGroup;
 export function groupEvents(events: readonly DeliveryEvent[], follows?: readonly boolean[]): Array<{ key: string; value: StoredEvents }> {
   const stored: Array<{ key: string; value: StoredEvents }> = [];
   let first: DeliveryEvent | null = null;
-  let names: string[] = [];
+  // The first member's field names, read when a second event may join it.
+  let names: string[] | null = null;
   let inOrder = false;
   let members: EventGroup['group'] | null = null;
   let previous: DeliveryEvent | null = null;
@@ -33,14 +34,17 @@ export function groupEvents(events: readonly DeliveryEvent[], follows?: readonly
   };
   for (const [position, event] of events.entries()) {
     const follow = previous !== null && (follows ? follows[position] === true : eventIdFollows(previous.id, event.id));
-    const diff = first && follow ? differences(first, names, inOrder, event) : null;
+    if (first && follow && names === null) {
+      names = Object.keys(first);
+      inOrder = names.length === DELIVERY_EVENT_FIELDS.length && names.every((name, index) => name === DELIVERY_EVENT_FIELDS[index]);
+    }
+    const diff = first && follow && names ? differences(first, names, inOrder, event) : null;
     if (diff && members) {
       members.push(diff);
     } else {
       close();
       first = event;
-      names = Object.keys(event);
-      inOrder = names.length === DELIVERY_EVENT_FIELDS.length && names.every((name, position) => name === DELIVERY_EVENT_FIELDS[position]);
+      names = null;
       members = [event];
     }
     previous = event;
