@@ -117,6 +117,11 @@ export class EventStore {
    * under `writeChain`, so a cached value is always the stored one.
    */
   private readonly rollupCache = new Map<string, ActionCounts>();
+  /**
+   * The rollup keys of the last event group counted. With one attempt per batch, consecutive batches
+   * often share a signature (the same reply text from one host), and the next batch reuses them.
+   */
+  private lastRollup: { event: DeliveryEvent; signature: string; keys: string[] } | null = null;
 
   /** False when events are not written (events.record: false, for benchmarks). */
   private readonly record: boolean;
@@ -566,23 +571,26 @@ export class EventStore {
 
   /** Reads the counters the events touch and returns the puts that add the events to them. */
   private async rollupOperations(events: DeliveryEvent[]): Promise<BatchOperation[]> {
-    const groups = new Map<string, { event: DeliveryEvent; counts: ActionCounts }>();
-    let group: { event: DeliveryEvent; counts: ActionCounts } | undefined;
+    const groups = new Map<string, { event: DeliveryEvent; signature: string; counts: ActionCounts }>();
+    let group: { event: DeliveryEvent; signature: string; counts: ActionCounts } | undefined;
     for (const event of events) {
       // The events of one attempt usually follow each other with the same signature.
       if (!group || !sameRollupSignature(group.event, event)) {
-        const signature = rollupSignature(event);
+        const last = this.lastRollup;
+        const signature = last && sameRollupSignature(last.event, event) ? last.signature : rollupSignature(event);
         group = groups.get(signature);
         if (!group) {
-          group = { event, counts: emptyCounts() };
+          group = { event, signature, counts: emptyCounts() };
           groups.set(signature, group);
         }
       }
       group.counts[event.action] += 1;
     }
     const deltas = new Map<string, ActionCounts>();
-    for (const { event, counts } of groups.values()) {
-      for (const key of rollupEntries(event)) {
+    for (const { event, signature, counts } of groups.values()) {
+      const keys = this.lastRollup?.signature === signature ? this.lastRollup.keys : rollupEntries(event);
+      this.lastRollup = { event, signature, keys };
+      for (const key of keys) {
         deltas.set(key, addCounts(deltas.get(key) ?? emptyCounts(), counts));
       }
     }

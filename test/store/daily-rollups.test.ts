@@ -102,7 +102,10 @@ describe('daily rollups', () => {
     await upgraded.append([makeEvent({ time: new Date().toISOString(), recipient: 'new@d0.example', action: 'delivered' })]);
     expect(await segmentsByDomain(upgraded, T0, T0 + 4 * DAY)).toEqual(expected(events, T0, T0 + 4 * DAY));
   });
-  it('count one append of similar events like single appends', async () => {
+  it.each([
+    ['one append', 400],
+    ['single appends', 1],
+  ])('count similar events in %s like each alone', async (_, perAppend) => {
     const store = new EventStore(db, normalize);
     const actions = ['delivered', 'bounced', 'deferred', 'suppressed'] as const;
     const mxs = [null, '', 'MX1.example', 'mx1.example'];
@@ -121,7 +124,14 @@ describe('daily rollups', () => {
         source: sources[index % 3] ?? null,
       }),
     );
-    const stored = await store.append(events);
+    // Runs of events that differ in recipient only, as consecutive attempts to one host make.
+    for (let index = 0; index < 30; index += 1) {
+      events.push(makeEvent({ time: new Date(T0 + Math.floor(index / 10) * HOUR * 0.6).toISOString(), recipient: `run${index}@d0.example`, action: 'delivered', text: '250 2.0.0 Ok' }));
+    }
+    const stored = [];
+    for (let start = 0; start < events.length; start += perAppend) {
+      stored.push(...(await store.append(events.slice(start, start + perAppend))));
+    }
 
     for (const dimension of ROLLUP_DIMENSIONS) {
       const direct: Record<string, Record<string, number>> = {};
