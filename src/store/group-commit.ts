@@ -6,9 +6,13 @@ import type { QueueOperation, QueueStore } from './queue.js';
  */
 export const RIDE_ALONG_MAX_WAIT_MS = 5;
 
+/** Maximum wait, in ms, of work deferred to the next synced batch (see whenWriting). */
+export const DEFERRED_MAX_WAIT_MS = 5;
+
 interface Waiter {
   operations: QueueOperation[];
   sync: boolean;
+  rideAlong: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -42,6 +46,9 @@ export class GroupCommitter {
   private starters = 0;
   private writing = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Work waiting for the next synced batch (see whenWriting), and the timer that bounds its wait. */
+  private deferred: Array<() => void> = [];
+  private deferredTimer: NodeJS.Timeout | null = null;
 
   constructor(queue: QueueStore) {
     this.queue = queue;
@@ -51,12 +58,40 @@ export class GroupCommitter {
   commit(operations: QueueOperation[], options: CommitOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       const sync = options.sync ?? true;
-      this.waiting.push({ operations, sync, resolve, reject });
-      if (!(options.rideAlong === true && !sync)) {
+      const rideAlong = options.rideAlong === true && !sync;
+      this.waiting.push({ operations, sync, rideAlong, resolve, reject });
+      if (!rideAlong) {
         this.starters += 1;
       }
       this.schedule();
     });
+  }
+
+  /**
+   * Resolves once the next synced batch is handed to LevelDB, or after at most DEFERRED_MAX_WAIT_MS.
+   * Work that can wait, such as processing a delivery outcome, then runs while this thread waits
+   * for the disk instead of between a client's commands. With one session, each command waits for
+   * whatever the thread does after the previous reply.
+   */
+  whenWriting(): Promise<void> {
+    return new Promise((resolve) => this.defer(resolve));
+  }
+
+  private defer(task: () => void): void {
+    this.deferred.push(task);
+    this.deferredTimer ??= setTimeout(() => this.runDeferred(), DEFERRED_MAX_WAIT_MS);
+  }
+
+  private runDeferred(): void {
+    if (this.deferredTimer) {
+      clearTimeout(this.deferredTimer);
+      this.deferredTimer = null;
+    }
+    const tasks = this.deferred;
+    this.deferred = [];
+    for (const task of tasks) {
+      task();
+    }
   }
 
   /** Starts a batch when a waiter needs one, or arms the timer for waiters that ride along. */
@@ -88,12 +123,25 @@ export class GroupCommitter {
       this.waiting = [];
       this.starters = 0;
       try {
-        await this.queue.commit(
+        const sync = group.some((waiter) => waiter.sync);
+        const written = this.queue.commit(
           group.flatMap((waiter) => waiter.operations),
-          group.some((waiter) => waiter.sync),
+          sync,
         );
+        if (sync) {
+          this.runDeferred();
+        }
+        await written;
+        // Riders waited for a batch anyway. They go on with the next synced batch, so the callers that
+        // started this one reply to their clients first.
+        const riders = group.filter((waiter) => waiter.rideAlong);
         for (const waiter of group) {
-          waiter.resolve();
+          if (!waiter.rideAlong) {
+            waiter.resolve();
+          }
+        }
+        if (riders.length > 0) {
+          this.defer(() => riders.forEach((waiter) => waiter.resolve()));
         }
       } catch (error) {
         for (const waiter of group) {
