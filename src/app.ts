@@ -121,7 +121,6 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
     // Not synced, and riding along with the next batch: the next acceptance's synced write takes it
     // to disk. A crash before that means at most a second delivery of the message, as with Postfix.
     commitOutcome: (operations) => committer.commit(operations, { sync: false, rideAlong: true }),
-    whenWriting: () => committer.whenWriting(),
     guard,
     verpSecret,
     pool,

@@ -49,11 +49,6 @@ export interface RunnerDeps {
    * makes the runner try the recipient again.
    */
   commitOutcome?(operations: QueueOperation[]): Promise<void>;
-  /**
-   * Resolves when an attempt's outcome is to be processed; without it, at once. The relay passes
-   * GroupCommitter.whenWriting, so the processing runs while the listener waits for a disk sync.
-   */
-  whenWriting?(): Promise<void>;
   /** Holds suppressions for review when one MX host rejects many recipients the same way. */
   guard?: SuppressionGuard;
   /** Called when the guard trips. */
@@ -412,7 +407,6 @@ export class QueueRunner {
       const outcome = await this.send(message, batch.domain, toSend, batch.body);
       releaseSlot();
       const attemptTime = this.now();
-      await deps.whenWriting?.();
 
       // When every host failed, the last failure is also each recipient's result: record it once.
       const skipped = outcome.results.some((result) => outcome.hostFailures.at(-1)?.reply === result.reply)

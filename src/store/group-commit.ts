@@ -6,8 +6,8 @@ import type { QueueOperation, QueueStore } from './queue.js';
  */
 export const RIDE_ALONG_MAX_WAIT_MS = 5;
 
-/** Maximum wait, in ms, of work deferred to the next synced batch (see whenWriting). */
-export const DEFERRED_MAX_WAIT_MS = 5;
+/** Maximum wait, in ms, of riders whose batch is written: they go on when the next synced batch starts, or after this wait. */
+export const RIDER_RELEASE_MAX_WAIT_MS = 5;
 
 interface Waiter {
   operations: QueueOperation[];
@@ -46,7 +46,7 @@ export class GroupCommitter {
   private starters = 0;
   private writing = false;
   private timer: NodeJS.Timeout | null = null;
-  /** Work waiting for the next synced batch (see whenWriting), and the timer that bounds its wait. */
+  /** Work waiting for the next synced batch to start, and the timer that bounds its wait. */
   private deferred: Array<() => void> = [];
   private deferredTimer: NodeJS.Timeout | null = null;
 
@@ -68,18 +68,14 @@ export class GroupCommitter {
   }
 
   /**
-   * Resolves once the next synced batch is handed to LevelDB, or after at most DEFERRED_MAX_WAIT_MS.
-   * Work that can wait, such as processing a delivery outcome, then runs while this thread waits
-   * for the disk instead of between a client's commands. With one session, each command waits for
-   * whatever the thread does after the previous reply.
+   * Runs `task` when the next synced batch is handed to LevelDB, or after at most
+   * RIDER_RELEASE_MAX_WAIT_MS. It then runs while this thread waits for the disk instead of between
+   * a client's commands. With one session, each command waits for whatever the thread does after
+   * the previous reply.
    */
-  whenWriting(): Promise<void> {
-    return new Promise((resolve) => this.defer(resolve));
-  }
-
   private defer(task: () => void): void {
     this.deferred.push(task);
-    this.deferredTimer ??= setTimeout(() => this.runDeferred(), DEFERRED_MAX_WAIT_MS);
+    this.deferredTimer ??= setTimeout(() => this.runDeferred(), RIDER_RELEASE_MAX_WAIT_MS);
   }
 
   private runDeferred(): void {

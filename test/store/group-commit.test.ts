@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventStore } from '../../src/store/events.js';
-import { DEFERRED_MAX_WAIT_MS, GroupCommitter, RIDE_ALONG_MAX_WAIT_MS } from '../../src/store/group-commit.js';
+import { GroupCommitter, RIDE_ALONG_MAX_WAIT_MS, RIDER_RELEASE_MAX_WAIT_MS } from '../../src/store/group-commit.js';
 import { QueueStore, type QueueOperation } from '../../src/store/queue.js';
 import { makeEvent } from '../admin/fixture.js';
 import { useTempDatabase } from '../helpers/database.js';
@@ -98,45 +98,41 @@ describe('GroupCommitter', () => {
     expect(queue.batches.length).toBeLessThan(100);
   });
 
-  it('runs deferred work while a synced batch is written', async () => {
-    const queue = new RecordingQueueStore(temp.db);
-    const committer = new GroupCommitter(queue);
-    const records = temp.db.sublevel<string>('records');
-    const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
-    const order: string[] = [];
-
-    // Alone, deferred work waits for its timer.
-    const started = performance.now();
-    await committer.whenWriting();
-    expect(performance.now() - started).toBeGreaterThanOrEqual(DEFERRED_MAX_WAIT_MS - 1);
-
-    // With a synced batch, it goes on as the batch is handed over, before the batch is written.
-    const deferred = committer.whenWriting().then(() => order.push('deferred'));
-    const synced = committer.commit(put('a')).then(() => order.push('synced'));
-    await Promise.all([deferred, synced]);
-    expect(order).toEqual(['deferred', 'synced']);
-  });
-
   it('lets the callers that started a batch go on before its riders', async () => {
     const queue = new RecordingQueueStore(temp.db);
     const committer = new GroupCommitter(queue);
     const records = temp.db.sublevel<string>('records');
     const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
+    const ride = (key: string): Promise<number> => committer.commit(put(key), { sync: false, rideAlong: true }).then(() => order.push(`${key} rider`));
     const order: string[] = [];
 
     const first = committer.commit(put('a')).then(() => order.push('a'));
-    const rider = committer.commit(put('b'), { sync: false, rideAlong: true }).then(() => order.push('b rider'));
+    const rider = ride('b');
     const starter = committer.commit(put('c')).then(() => order.push('c'));
     await first;
     await starter;
     expect(order).toEqual(['a', 'c']);
-    // The rider's batch is written; it goes on with the next synced batch or after the deferral timer.
-    await rider;
-    expect(order).toEqual(['a', 'c', 'b rider']);
+
+    // The rider's batch is written. It goes on when the next synced batch starts, before that batch is written.
+    const next = committer.commit(put('d')).then(() => order.push('d'));
+    await Promise.all([rider, next]);
+    expect(order).toEqual(['a', 'c', 'b rider', 'd']);
+
+    // Without a next synced batch, a rider goes on after the release timer.
+    const lone = ride('e');
+    const second = committer.commit(put('f')).then(() => order.push('f'));
+    await second;
+    const released = performance.now();
+    await lone;
+    expect(performance.now() - released).toBeGreaterThanOrEqual(RIDER_RELEASE_MAX_WAIT_MS - 2);
+    expect(order).toEqual(['a', 'c', 'b rider', 'd', 'f', 'e rider']);
+
     expect(queue.batches).toEqual([
       { operations: 1, sync: true },
       { operations: 2, sync: true },
+      { operations: 1, sync: true },
+      { operations: 2, sync: true },
     ]);
-    expect(await records.keys().all()).toEqual(['a', 'b', 'c']);
+    expect(await records.keys().all()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
   });
 });
