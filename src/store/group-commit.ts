@@ -6,7 +6,10 @@ import type { QueueOperation, QueueStore } from './queue.js';
  */
 export const RIDE_ALONG_MAX_WAIT_MS = 5;
 
-/** Maximum wait, in ms, of riders whose batch is written: they go on when the next synced batch starts, or after this wait. */
+/**
+ * Maximum wait, in ms, of riders whose batch is written. They go on when the next synced batch
+ * starts, or after this wait.
+ */
 export const RIDER_RELEASE_MAX_WAIT_MS = 5;
 
 interface Waiter {
