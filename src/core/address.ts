@@ -17,9 +17,9 @@ export function splitAddress(address: string): { local: string; domain: string }
 }
 
 /**
- * Tells whether two addresses have the same domain part as splitAddress finds it (after the last
- * "@"; empty without one), without splitting them. It compares raw text: "a@X.example" and
- * "b@x.example" differ here, though domainOf maps both to one domain.
+ * Tells whether two addresses have the same domain part as splitAddress finds it, without splitting
+ * them. It compares raw text, so "a@X.example" and "b@x.example" differ, though domainOf maps both
+ * to one domain.
  */
 export function sameDomainPart(left: string, right: string): boolean {
   const leftStart = domainStart(left);

@@ -81,9 +81,9 @@ export interface DeliveryEvent {
 }
 
 /**
- * The fields of a delivery event in the order the queue runner and the admin API give them. The
- * event store compares events in this layout by property name, which took 0.7 µs instead of 5 µs
- * for the nine later events of an attempt on Node 20 (field names held in a variable).
+ * The fields of a delivery event, in the order in which the queue runner and the admin API give
+ * them. For events in this layout the event store compares fields by property name: 0.7 µs for the
+ * nine later events of an attempt on Node 20, against 5 µs with the names held in a variable.
  */
 export const DELIVERY_EVENT_FIELDS = [
   'id',

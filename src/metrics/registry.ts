@@ -102,11 +102,11 @@ export class Histogram implements Metric {
     this.labelNames = labelNames;
   }
 
-  /** Counts `value` `times` times (default once). */
+  /** Adds `value` to the histogram `times` times (once by default). */
   observe(value: number, labels: Labels = {}, times = 1): void {
     const key = seriesKey(this.labelNames, labels);
     const entry = this.series.get(key) ?? { labels: pick(this.labelNames, labels), counts: this.bounds.map(() => 0), sum: 0, count: 0 };
-    // Counts the value in its smallest bucket only; render adds up the buckets below each bound.
+    // The value counts in its smallest bucket only, and render adds up the buckets below each bound.
     let index = 0;
     while (index < this.bounds.length && value > (this.bounds[index] ?? Number.POSITIVE_INFINITY)) {
       index += 1;

@@ -14,10 +14,9 @@ export interface EventGroup {
 export type StoredEvents = DeliveryEvent | EventGroup;
 
 /**
- * Returns the values to store for events in id order. Events join the group before them when their
- * id follows the previous member's (see eventIdFollows, whose result for `events[i]` the caller may
- * pass as `follows[i]`) and they have the same fields as its first member, so a member never needs
- * a field removed.
+ * Returns the values to store for events in id order. An event joins the group before it when its id
+ * follows the previous member's (see eventIdFollows) and it has the first member's fields, so a
+ * member never needs a field removed. `follows[i]`, when given, is eventIdFollows for `events[i]`.
  */
 export function groupEvents(events: readonly DeliveryEvent[], follows?: readonly boolean[]): Array<{ key: string; value: StoredEvents }> {
   const stored: Array<{ key: string; value: StoredEvents }> = [];

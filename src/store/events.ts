@@ -183,8 +183,8 @@ export class EventStore {
   }
 
   /**
-   * Registers a callback for the events of every append from now on, in id order, one call per
-   * append; returns the function that removes it.
+   * Registers a callback that gets the events of each later append in one call, in id order.
+   * Returns the function that removes it.
    */
   subscribe(listener: (events: readonly DeliveryEvent[]) => void): () => void {
     this.listeners.add(listener);
@@ -525,7 +525,7 @@ export class EventStore {
     for (const [position, event] of events.entries()) {
       const follow = follows[position] === true;
       if (follow && previous !== null && sameIndexedFields(previous, event)) {
-        // The events of one attempt: only the recipient's run can end here.
+        // As with the events of one attempt, only the recipient's run can end here.
         const recipient = event.recipient ? indexValue(normalizeAddress(event.recipient, this.normalize)) : '';
         for (const [slot, run] of open.entries()) {
           if (run.index === 'rcpt' && run.value !== recipient) {
@@ -676,7 +676,8 @@ function sameIndexedFields(left: DeliveryEvent, right: DeliveryEvent): boolean {
     left.reason === right.reason &&
     left.mx === right.mx &&
     left.campaign === right.campaign &&
-    (left.source === right.source || (left.source !== null && right.source !== null && left.source.ip === right.source.ip && left.source.user === right.source.user)) &&
+    left.source?.ip === right.source?.ip &&
+    left.source?.user === right.source?.user &&
     (left.recipient === '') === (right.recipient === '') &&
     sameDomainPart(left.recipient, right.recipient)
   );

@@ -72,9 +72,7 @@ export class GroupCommitter {
 
   /**
    * Runs `task` when the next synced batch is handed to LevelDB, or after at most
-   * RIDER_RELEASE_MAX_WAIT_MS. It then runs while this thread waits for the disk instead of between
-   * a client's commands. With one session, each command waits for whatever the thread does after
-   * the previous reply.
+   * RIDER_RELEASE_MAX_WAIT_MS, so it overlaps the disk sync instead of delaying a client's command.
    */
   private defer(task: () => void): void {
     this.deferred.push(task);

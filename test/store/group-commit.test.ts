@@ -18,11 +18,17 @@ class RecordingQueueStore extends QueueStore {
 describe('GroupCommitter', () => {
   const temp = useTempDatabase();
 
-  it('syncs a shared batch when one caller needs it', async () => {
+  /** Returns a committer over a recording queue store, and puts of keys into a 'records' sublevel. */
+  function setup() {
     const queue = new RecordingQueueStore(temp.db);
     const committer = new GroupCommitter(queue);
     const records = temp.db.sublevel<string>('records');
     const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
+    return { queue, committer, records, put };
+  }
+
+  it('syncs a shared batch when one caller needs it', async () => {
+    const { queue, committer, records, put } = setup();
 
     // The first call writes alone; the calls made meanwhile share the next batch.
     const first = committer.commit(put('a'));
@@ -42,10 +48,7 @@ describe('GroupCommitter', () => {
   });
 
   it('writes ride-along operations with the next batch', async () => {
-    const queue = new RecordingQueueStore(temp.db);
-    const committer = new GroupCommitter(queue);
-    const records = temp.db.sublevel<string>('records');
-    const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
+    const { queue, committer, records, put } = setup();
     const ride = (key: string): Promise<void> => committer.commit(put(key), { sync: false, rideAlong: true });
 
     // Alone, a ride-along write waits for its timer, then goes out unsynced.
@@ -98,11 +101,8 @@ describe('GroupCommitter', () => {
     expect(queue.batches.length).toBeLessThan(100);
   });
 
-  it('lets the callers that started a batch go on before its riders', async () => {
-    const queue = new RecordingQueueStore(temp.db);
-    const committer = new GroupCommitter(queue);
-    const records = temp.db.sublevel<string>('records');
-    const put = (key: string): QueueOperation[] => [{ type: 'put', sublevel: records, key, value: key }];
+  it('releases riders after batch starters', async () => {
+    const { queue, committer, records, put } = setup();
     const ride = (key: string): Promise<number> => committer.commit(put(key), { sync: false, rideAlong: true }).then(() => order.push(`${key} rider`));
     const order: string[] = [];
 
