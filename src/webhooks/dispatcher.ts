@@ -65,6 +65,8 @@ export class WebhookDispatcher implements WebhookService {
   private readonly caughtUp = new Set<string>();
   private running = false;
   private stopped = true;
+  /** Registrations under way; while one runs, appended events are queued even before it lands. */
+  private registering = 0;
 
   constructor(options: DispatcherOptions) {
     this.store = options.store;
@@ -82,7 +84,12 @@ export class WebhookDispatcher implements WebhookService {
     this.stopped = false;
     this.hooks = await this.store.list();
     this.unsubscribe = this.events.subscribe((appended) => {
-      const fresh = appended.filter((event) => !this.caughtUp.has(event.id));
+      // Without webhooks there is nothing to queue, and the cursor stays where it is.
+      if (this.hooks.length === 0 && this.registering === 0) {
+        return;
+      }
+      // An event that the catch-up queued arrives here at most once, so its id is dropped then.
+      const fresh = this.caughtUp.size === 0 ? appended : appended.filter((event) => !this.caughtUp.delete(event.id));
       if (fresh.length === 0) {
         return;
       }
@@ -128,6 +135,7 @@ export class WebhookDispatcher implements WebhookService {
       createdAt: new Date(this.now()).toISOString(),
       secret,
     };
+    this.registering += 1;
     await this.serialized(async () => {
       if (this.hooks.length === 0) {
         // Without webhooks the cursor does not move, so it starts at the newest event and no history is replayed.
@@ -135,6 +143,8 @@ export class WebhookDispatcher implements WebhookService {
       }
       await this.store.put(hook);
       this.hooks = await this.store.list();
+    }).finally(() => {
+      this.registering -= 1;
     });
     this.logger.info({ webhookId: hook.id, url: redactUrl(url), events: hook.events }, 'webhook registered');
     return { webhook: publicView(hook), secret };
