@@ -65,7 +65,7 @@ export class WebhookDispatcher implements WebhookService {
   private readonly caughtUp = new Set<string>();
   private running = false;
   private stopped = true;
-  /** Registrations under way; while one runs, appended events are queued even before it lands. */
+  /** Number of registrations under way. Events appended while one runs are queued for it. */
   private registering = 0;
 
   constructor(options: DispatcherOptions) {
@@ -88,7 +88,7 @@ export class WebhookDispatcher implements WebhookService {
       if (this.hooks.length === 0 && this.registering === 0) {
         return;
       }
-      // An event that the catch-up queued arrives here at most once, so its id is dropped then.
+      // Each append reaches listeners once, so an id that the catch-up queued is dropped when its event arrives.
       const fresh = this.caughtUp.size === 0 ? appended : appended.filter((event) => !this.caughtUp.delete(event.id));
       if (fresh.length === 0) {
         return;
