@@ -88,7 +88,7 @@ export async function startRelay(options: StartOptions = {}): Promise<Relay> {
   const verpSecret = loadOrCreateVerpSecret(config.dataDir, config.bounce.secret);
   const guard = new SuppressionGuard(config.suppression.guard);
   const pool = new SessionPool();
-  const threads = config.relay.deliveryThreads > 0 ? new DeliveryThreads(config.relay.deliveryThreads, { logLevel: config.log.level }, logger) : null;
+  const threads = config.relay.deliveryThreads > 0 ? new DeliveryThreads(config.relay.deliveryThreads, { logLevel: config.log.level, nice: config.relay.deliveryThreadNice }, logger) : null;
   try {
     await threads?.ready();
   } catch (error) {

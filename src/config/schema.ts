@@ -88,6 +88,11 @@ export const configSchema = z
          * everything from the main thread.
          */
         deliveryThreads: z.number().int().min(0).max(16).default(1),
+        /**
+         * Added (up to 19) to the nice value of each delivery thread on Linux, where a nice value is
+         * per thread. Above 0, the listener and the store get a busy CPU first. 0 keeps the priority.
+         */
+        deliveryThreadNice: z.number().int().min(0).max(19).default(10),
         /** Concurrent delivery transactions per destination domain. */
         maxConnectionsPerDomain: z.number().int().positive().default(10),
         /** Seconds allowed for connect, greeting and each command. */

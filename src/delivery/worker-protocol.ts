@@ -4,6 +4,8 @@ import type { TransactionResult } from './transaction.js';
 /** Settings a delivery thread starts with. */
 export interface WorkerSettings {
   logLevel: string;
+  /** Added to the thread's nice value on Linux; 0 leaves it unchanged. */
+  nice: number;
 }
 
 /** One delivery attempt handed to a delivery thread. */

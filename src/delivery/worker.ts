@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createLogger } from '../core/logger.js';
@@ -18,6 +19,7 @@ if (!port) {
 const settings = workerData as WorkerSettings;
 const logger = createLogger(settings.logLevel).child({ thread: 'delivery' });
 const pool = new SessionPool();
+lowerPriority(settings.nice);
 
 port.on('message', (request: DeliveryJob | ControlRequest) => {
   if ('type' in request) {
@@ -46,5 +48,22 @@ async function run(job: DeliveryJob): Promise<DeliveryAnswer> {
   } catch (error) {
     const failure = error as NodeJS.ErrnoException;
     return { id: job.id, ok: false, error: { message: failure?.message ?? String(error), code: failure?.code ?? null } };
+  }
+}
+
+/**
+ * Adds `increment` to this thread's nice value, up to 19. Linux keeps a nice value per thread, and
+ * setpriority(2) with id 0 changes the calling thread's. Other systems would change the whole
+ * process, so there it does nothing.
+ */
+function lowerPriority(increment: number): void {
+  if (increment === 0 || process.platform !== 'linux') {
+    return;
+  }
+  const nice = Math.min(19, getPriority() + increment);
+  try {
+    setPriority(nice);
+  } catch (error) {
+    logger.warn({ err: error, nice }, 'setting the delivery thread\'s nice value failed; it keeps the priority of the process');
   }
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,7 @@ describe('delivery threads', () => {
 
   beforeAll(async () => {
     upstream = await startUpstream({ recipients: { 'gone@example.com': '550 5.1.1 No such user' } });
-    threads = new DeliveryThreads(2, { logLevel: 'silent' }, pino({ level: 'silent' }));
+    threads = new DeliveryThreads(2, { logLevel: 'silent', nice: 0 }, pino({ level: 'silent' }));
     await threads.ready();
   });
 
@@ -62,4 +62,36 @@ describe('delivery threads', () => {
     );
     expect(results.every((result) => result.results[0]?.delivered)).toBe(true);
   });
+
+  it.runIf(process.platform === 'linux')('raises each thread\'s nice value only', async () => {
+    const own = threadNice(String(process.pid)) ?? 0;
+    const expected = Math.min(19, own + 7);
+    const before = nicedThreads(expected);
+    const niced = new DeliveryThreads(2, { logLevel: 'silent', nice: 7 }, pino({ level: 'silent' }));
+    try {
+      await niced.ready();
+      const result = await niced.deliver(request({ bytes: Buffer.from('Subject: nice\r\n\r\nbody\r\n') }));
+      expect(result.results[0]?.delivered).toBe(true);
+      expect(nicedThreads(expected) - before).toBe(2);
+      expect(threadNice(String(process.pid))).toBe(own);
+    } finally {
+      await niced.close();
+    }
+    expect(nicedThreads(expected)).toBe(before);
+  });
 });
+
+/** Reads a thread's nice value from /proc (field 19 of its stat line). */
+function threadNice(tid: string): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  } catch {
+    return null;
+  }
+}
+
+/** Counts this process's threads that run at the given nice value. */
+function nicedThreads(nice: number): number {
+  return readdirSync('/proc/self/task').filter((tid) => threadNice(tid) === nice).length;
+}
