@@ -166,7 +166,8 @@ export const configSchema = z
         campaignHeader: z.string().min(1).default('X-Campaign'),
         /**
          * For benchmarks only: false stops writing delivery events, so the cost of recording can be
-         * measured against a run without it. Suppression, retries and bounces work either way.
+         * measured against a run without it. Suppression, retries, bounces and the metrics work
+         * either way.
          */
         record: z.boolean().default(true),
       })

@@ -123,7 +123,7 @@ export class EventStore {
    */
   private lastRollup: { event: DeliveryEvent; signature: string; keys: string[] } | null = null;
 
-  /** False when events are not written (events.record: false, for benchmarks). */
+  /** False when events are not written (events.record: false, for benchmarks). Listeners still get them. */
   private readonly record: boolean;
 
   /**
@@ -167,15 +167,16 @@ export class EventStore {
       }
       return { id: newEventId(millis || Date.now()), ...item };
     });
-    if (!this.record) {
-      return stored;
+    if (this.record) {
+      await new Promise<void>((resolve, reject) => {
+        this.waiting.push({ events: stored, resolve, reject });
+        if (!this.flushing) {
+          void this.flush();
+        }
+      });
     }
-    await new Promise<void>((resolve, reject) => {
-      this.waiting.push({ events: stored, resolve, reject });
-      if (!this.flushing) {
-        void this.flush();
-      }
-    });
+    // Without recording, listeners such as the metrics still get the events, so that switching it
+    // off removes only the writes.
     for (const listener of this.listeners) {
       listener(stored);
     }
@@ -361,7 +362,7 @@ export class EventStore {
       const nextCursor = cursor;
       await this.serialized(async () => {
         const operations: BatchOperation[] = batch.flatMap((event) => this.addedIndexOperations(event));
-        operations.push(...(await this.rollupOperations(batch)));
+        await this.rollupOperations(batch, operations);
         operations.push({ type: 'put', sublevel: this.meta, key: META_BACKFILL_CURSOR_KEY, value: nextCursor });
         await this.writeBatch(operations);
       });
@@ -405,17 +406,27 @@ export class EventStore {
     while (this.waiting.length > 0) {
       const group = this.waiting;
       this.waiting = [];
-      const events = group.flatMap((waiter) => waiter.events);
+      const events: DeliveryEvent[] = [];
+      for (const waiter of group) {
+        for (const event of waiter.events) {
+          events.push(event);
+        }
+      }
       try {
         await this.serialized(async () => {
           await this.prepare();
+          const follows: boolean[] = [];
+          let previousId = '';
+          for (const event of events) {
+            follows.push(previousId !== '' && eventIdFollows(previousId, event.id));
+            previousId = event.id;
+          }
           const operations: BatchOperation[] = [];
-          const follows = events.map((event, position) => position > 0 && eventIdFollows(events[position - 1]?.id ?? '', event.id));
           for (const { key, value } of groupEvents(events, follows)) {
             operations.push({ type: 'put', sublevel: this.events, key, value });
           }
-          operations.push(...this.indexRunOperations(events, follows));
-          operations.push(...(await this.rollupOperations(events)));
+          this.indexRunOperations(events, follows, operations);
+          await this.rollupOperations(events, operations);
           // The sublevel batch form keeps every index entry and counter in the same atomic write as its event.
           await this.writeBatch(operations);
         });
@@ -508,8 +519,7 @@ export class EventStore {
    * last of them. So an attempt to ten recipients writes one entry for its queue id, domain, MX host,
    * reason and source instead of ten. A single event's entry keeps the value "".
    */
-  private indexRunOperations(events: readonly DeliveryEvent[], follows: readonly boolean[]): BatchOperation[] {
-    const operations: BatchOperation[] = [];
+  private indexRunOperations(events: readonly DeliveryEvent[], follows: readonly boolean[], operations: BatchOperation[]): void {
     const close = (run: IndexRun): void => {
       operations.push({
         type: 'put',
@@ -556,7 +566,6 @@ export class EventStore {
       previous = event;
     }
     open.forEach(close);
-    return operations;
   }
 
   /** Returns the entries of the indexes that version 2 added, one per event, for the backfill. */
@@ -569,8 +578,8 @@ export class EventStore {
     }));
   }
 
-  /** Reads the counters the events touch and returns the puts that add the events to them. */
-  private async rollupOperations(events: DeliveryEvent[]): Promise<BatchOperation[]> {
+  /** Reads the counters that the events touch and appends to `operations` the puts that add the events to them. */
+  private async rollupOperations(events: DeliveryEvent[], operations: BatchOperation[]): Promise<void> {
     const groups = new Map<string, { event: DeliveryEvent; signature: string; counts: ActionCounts }>();
     let group: { event: DeliveryEvent; signature: string; counts: ActionCounts } | undefined;
     for (const event of events) {
@@ -599,11 +608,11 @@ export class EventStore {
     const loaded = missing.length === 0 ? [] : await this.rollups.getMany(missing);
     const stored = new Map(missing.map((key, position) => [key, loaded[position] ?? emptyCounts()]));
 
-    return keys.map((key) => {
+    for (const key of keys) {
       const value = addCounts(this.rollupCache.get(key) ?? stored.get(key) ?? emptyCounts(), deltas.get(key) ?? emptyCounts());
       this.remember(key, value);
-      return { type: 'put', sublevel: this.rollups, key, value };
-    });
+      operations.push({ type: 'put', sublevel: this.rollups, key, value });
+    }
   }
 
   /** Writes a batch; after a failed write the counter cache may hold unwritten values, so it is cleared. */

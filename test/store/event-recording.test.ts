@@ -28,6 +28,14 @@ describe('events.record', () => {
     expect(await store.segments({ dimension: 'domain', since: at - 3_600_000, until: at + 3_600_000 })).toEqual([]);
   });
 
+  it('off still passes events to listeners', async () => {
+    const store = new EventStore(db, { caseSensitiveLocalPart: false }, { record: false });
+    const received: string[] = [];
+    store.subscribe((events) => received.push(...events.map((event) => event.recipient)));
+    await store.append([makeEvent({ recipient: 'a@example.com' }), makeEvent({ recipient: 'b@example.com' })]);
+    expect(received).toEqual(['a@example.com', 'b@example.com']);
+  });
+
   it('on by default writes every event', async () => {
     const store = new EventStore(db, { caseSensitiveLocalPart: false });
     await store.append([makeEvent({ recipient: 'a@example.com' }), makeEvent({ recipient: 'b@example.com' })]);
