@@ -514,10 +514,10 @@ export class EventStore {
   }
 
   /**
-   * Returns the index entries of a batch of events. Consecutive events whose ids follow each other
-   * (see eventIdFollows) and that share an index value get one entry, whose value is the id of the
-   * last of them. So an attempt to ten recipients writes one entry for its queue id, domain, MX host,
-   * reason and source instead of ten. A single event's entry keeps the value "".
+   * Appends the index entries of a batch of events to `operations`. Consecutive events whose ids
+   * follow each other (see eventIdFollows) and that share an index value get one entry, whose value
+   * is the id of the last of them. So an attempt to ten recipients writes one entry for its queue
+   * id, domain, MX host, reason and source instead of ten. A single event's entry keeps the value "".
    */
   private indexRunOperations(events: readonly DeliveryEvent[], follows: readonly boolean[], operations: BatchOperation[]): void {
     const close = (run: IndexRun): void => {
