@@ -63,6 +63,10 @@ export class WebhookDispatcher implements WebhookService {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Ids of events the catch-up queued, so the same events arriving live are not queued twice. */
   private readonly caughtUp = new Set<string>();
+  /** Whether the catch-up of the last start still runs. */
+  private catchingUp = false;
+  /** Ids of events that reached the listener during the catch-up, which the catch-up then skips. */
+  private readonly arrivedLive = new Set<string>();
   private running = false;
   private stopped = true;
   /** Number of registrations under way. Events appended while one runs are queued for it. */
@@ -83,6 +87,7 @@ export class WebhookDispatcher implements WebhookService {
   async start(): Promise<void> {
     this.stopped = false;
     this.hooks = await this.store.list();
+    this.catchingUp = true;
     this.unsubscribe = this.events.subscribe((appended) => {
       // Without webhooks there is nothing to queue, and the cursor stays where it is.
       if (this.hooks.length === 0 && this.registering === 0) {
@@ -92,6 +97,11 @@ export class WebhookDispatcher implements WebhookService {
       const fresh = this.caughtUp.size === 0 ? appended : appended.filter((event) => !this.caughtUp.delete(event.id));
       if (fresh.length === 0) {
         return;
+      }
+      if (this.catchingUp) {
+        for (const event of fresh) {
+          this.arrivedLive.add(event.id);
+        }
       }
       this.serialized(() => this.queueEvents(fresh)).catch((error: unknown) => {
         this.logger.error({ err: error, eventIds: fresh.map((event) => event.id) }, 'queueing webhook deliveries failed');
@@ -181,18 +191,27 @@ export class WebhookDispatcher implements WebhookService {
    * before a crash with a time older than the cursor is not found again.
    */
   private async catchUp(): Promise<void> {
-    const cursor = await this.store.cursor();
-    if (this.hooks.length === 0 || cursor === null) {
-      await this.store.setCursor((await this.events.latestId()) ?? '');
-      return;
-    }
-    let queued = 0;
-    for await (const event of this.events.eventsAfter(cursor)) {
-      this.caughtUp.add(event.id);
-      queued += await this.queueEvents([event]);
-    }
-    if (queued > 0) {
-      this.logger.info({ deliveries: queued }, 'queued webhook deliveries for events recorded while stopped');
+    try {
+      const cursor = await this.store.cursor();
+      if (this.hooks.length === 0 || cursor === null) {
+        await this.store.setCursor((await this.events.latestId()) ?? '');
+        return;
+      }
+      let queued = 0;
+      for await (const event of this.events.eventsAfter(cursor)) {
+        // An event that reached the listener first is queued after the catch-up, in the same chain.
+        if (this.arrivedLive.has(event.id)) {
+          continue;
+        }
+        this.caughtUp.add(event.id);
+        queued += await this.queueEvents([event]);
+      }
+      if (queued > 0) {
+        this.logger.info({ deliveries: queued }, 'queued webhook deliveries for events recorded while stopped');
+      }
+    } finally {
+      this.catchingUp = false;
+      this.arrivedLive.clear();
     }
   }
 

@@ -138,6 +138,43 @@ describe('webhook dispatcher', () => {
     expect(JSON.parse(delivery.body)).toEqual(stored);
   });
 
+  it('queues an event appended during catch-up once', async () => {
+    const receiver = await startReceiver();
+    cleanups.push(receiver.close);
+    const first = new WebhookDispatcher({ store: new WebhookStore(db), events, logger: captureLogger().logger, baseDelayMs: 50 });
+    await first.start();
+    await first.create({ url: receiver.url, events: ['bounced'] });
+    await first.stop();
+    await events.append([makeEvent({ time: new Date().toISOString(), recipient: 'missed@example.com' })]);
+
+    // A store whose first cursor read waits for the test, so the live event below reaches the
+    // listener before the catch-up reads the store.
+    let releaseCursor: () => void = () => undefined;
+    const cursorReleased = new Promise<void>((resolve) => {
+      releaseCursor = resolve;
+    });
+    let waited = false;
+    class SlowCursorStore extends WebhookStore {
+      override async cursor(): Promise<string | null> {
+        if (!waited) {
+          waited = true;
+          await cursorReleased;
+        }
+        return super.cursor();
+      }
+    }
+    const second = new WebhookDispatcher({ store: new SlowCursorStore(db), events, logger: captureLogger().logger, baseDelayMs: 50 });
+    await second.start();
+    cleanups.push(() => second.stop());
+    await events.append([makeEvent({ time: new Date().toISOString(), recipient: 'live@example.com' })]);
+    releaseCursor();
+
+    await waitFor(async () => (receiver.received.length >= 2 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const recipients = receiver.received.map((delivery) => (JSON.parse(delivery.body) as DeliveryEvent).recipient);
+    expect(recipients.sort()).toEqual(['live@example.com', 'missed@example.com']);
+  });
+
   it('retries after a 500 with backoff', async () => {
     const receiver = await startReceiver([500, 503]);
     cleanups.push(receiver.close);
