@@ -89,8 +89,9 @@ export const configSchema = z
          */
         deliveryThreads: z.number().int().min(0).max(16).default(1),
         /**
-         * Added (up to 19) to the nice value of each delivery thread on Linux, where a nice value is
-         * per thread. Above 0, the listener and the store get a busy CPU first. 0 keeps the priority.
+         * Increment to the nice value of each delivery thread on Linux, where a nice value is per
+         * thread (the result is at most 19). Above 0, the listener and the store get a busy CPU
+         * first. 0 keeps the priority of the process.
          */
         deliveryThreadNice: z.number().int().min(0).max(19).default(10),
         /** Concurrent delivery transactions per destination domain. */

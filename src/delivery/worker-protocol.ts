@@ -4,7 +4,7 @@ import type { TransactionResult } from './transaction.js';
 /** Settings a delivery thread starts with. */
 export interface WorkerSettings {
   logLevel: string;
-  /** Added to the thread's nice value on Linux; 0 leaves it unchanged. */
+  /** Increment to the thread's nice value on Linux. 0 leaves the value unchanged. */
   nice: number;
 }
 

@@ -64,6 +64,6 @@ function lowerPriority(increment: number): void {
   try {
     setPriority(nice);
   } catch (error) {
-    logger.warn({ err: error, nice }, 'setting the delivery thread\'s nice value failed; it keeps the priority of the process');
+    logger.warn({ err: error, nice }, 'setting the delivery thread\'s nice value failed, so it runs at the priority of the process');
   }
 }

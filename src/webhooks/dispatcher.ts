@@ -63,7 +63,7 @@ export class WebhookDispatcher implements WebhookService {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Ids of events the catch-up queued, so the same events arriving live are not queued twice. */
   private readonly caughtUp = new Set<string>();
-  /** Whether the catch-up of the last start still runs. */
+  /** True from a start until its catch-up ends. */
   private catchingUp = false;
   /** Ids of events that reached the listener during the catch-up, which the catch-up then skips. */
   private readonly arrivedLive = new Set<string>();

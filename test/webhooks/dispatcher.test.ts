@@ -138,7 +138,7 @@ describe('webhook dispatcher', () => {
     expect(JSON.parse(delivery.body)).toEqual(stored);
   });
 
-  it('queues an event appended during catch-up once', async () => {
+  it('queues live event during catch-up once', async () => {
     const receiver = await startReceiver();
     cleanups.push(receiver.close);
     const first = new WebhookDispatcher({ store: new WebhookStore(db), events, logger: captureLogger().logger, baseDelayMs: 50 });
